@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import PRESETS, ConfigError, TrainConfig, preset_for
+from .config import PRESETS, ConfigError, TrainConfig, preset_for, read_config_values
 
 # Commands implemented in other modules as ``fn(argv: list[str]) -> int`` (imported lazily).
 EXTERNAL_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -54,7 +54,7 @@ _FLAG_HELP = {
     "log_every": "log metrics every N steps", "sample_every": "write a fixed-noise grid every N steps",
     "checkpoint_every": "write a checkpoint every N steps", "eval_every": "compute FID etc. every N steps (0 = off)",
     "eval_samples": "samples per in-run evaluation", "device": "auto | cpu | cuda | mps", "seed": "random seed",
-    "bf16": "bf16 autocast on CUDA", "compile": "torch.compile G and D (falls back to eager)",
+    "bf16": "bf16 autocast where the device computes bf16 natively (CUDA, AVX512-BF16 CPUs)", "compile": "torch.compile G and D (falls back to eager)",
     "threads": "CPU threads (0 = all cores)", "init_from": "start G and D from this run's weights (fine-tuning)",
     "preset": "start from a named preset: " + ", ".join(PRESETS), "on_diverge": "stop | rollback",
 }
@@ -77,7 +77,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     """The validated config and run name that the flags describe."""
     file_values: dict[str, Any] = {}
     if args.config:
-        file_values = TrainConfig.load(args.config).to_dict()
+        file_values = read_config_values(args.config)
     flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name, None) is not None}
     if args.lr is not None:
         flags.setdefault("lr_g", args.lr)

@@ -73,7 +73,7 @@ class TrainConfig:
     # hardware and reproducibility
     device: str = "auto"
     seed: int = 0
-    bf16: bool = True  # autocast on CUDA only
+    bf16: bool = True  # autocast where the device computes bf16 natively (CUDA, AVX512-BF16/AMX CPUs)
     compile: bool = False
     on_diverge: str = "stop"  # or "rollback": reload the last checkpoint, halve the lrs
     threads: int = 0  # 0: all cores
@@ -165,20 +165,28 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> "TrainConfig":
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError("config", f"cannot read {path}: {exc.strerror or exc}") from None
-        try:
-            values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError("config", f"{path.name} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
-        return cls.from_dict(values or {})
+        return cls.from_dict(read_config_values(path))
 
     @property
     def is_image_gan(self) -> bool:
         return self.model in IMAGE_GAN_MODELS
+
+
+def read_config_values(path: Path) -> dict[str, Any]:
+    """The values a YAML/JSON config file sets (possibly a few), not yet validated."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError("config", f"{path.name} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ConfigError("config", f"{path.name} must hold a mapping of field names to values")
+    return values
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:

@@ -53,6 +53,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 autocast pays on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX via oneDNN)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
 @dataclass
 class Dist:
     rank: int = 0
@@ -100,9 +112,10 @@ class Trainer:
         self.task = task_for(cfg, self.device, self.dist.rank)
         self.G, self.D = self.task.G.to(self.device), self.task.D.to(self.device)
         self.cuda = self.device.type == "cuda"
+        # channels_last suits oneDNN (CPU) and cuDNN alike; only 4-D weights are affected.
+        self.G.to(memory_format=torch.channels_last)
+        self.D.to(memory_format=torch.channels_last)
         if self.cuda:
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
         self.G_ema = _copy_module(self.G) if cfg.ema else None
         fused = {"fused": True} if self.cuda else {"foreach": True}
@@ -114,7 +127,8 @@ class Trainer:
         self.elapsed = 0.0
         self.rollbacks = 0
         self.batch = cfg.batch_size // self.dist.world
-        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if self.cuda and cfg.bf16 else nullcontext
+        self.bf16 = cfg.bf16 and bf16_supported(self.device)
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if self.bf16 else nullcontext
         self.G_train, self.D_train = self.G, self.D
         if self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -134,7 +148,7 @@ class Trainer:
         cfg, task = self.cfg, self.task
         for k in range(cfg.d_steps):
             batch = task.real_batch(self.batch)
-            if self.cuda and batch.x.dim() == 4:
+            if batch.x.dim() == 4:
                 batch.x = batch.x.contiguous(memory_format=torch.channels_last)
             last = k == cfg.d_steps - 1
             with torch.set_grad_enabled(last), self.autocast():
@@ -310,7 +324,7 @@ def train(run: RunDir, resume: bool = False) -> str:
                              total_steps=_target_steps(cfg), device=str(trainer.device), world_size=dist.world,
                              started=time.time(), error=None, traceback=None)
             say(run, f"training {run.name}: {cfg.model} on {cfg.data} ({cfg.resolution}px) on {trainer.device}"
-                     f" x{dist.world}, G {_count(trainer.G):,} params, D {_count(trainer.D):,} params")
+                     f" x{dist.world}{' bf16' if trainer.bf16 else ''}, G {_count(trainer.G):,} params, D {_count(trainer.D):,} params")
             if trainer.step == 0:
                 trainer.write_sample()
         state = _loop(trainer, stop)

@@ -1,0 +1,1 @@
+"""Shared Streamlit widgets for the GAN Studio pages (the app layer; gan_core never imports it)."""
