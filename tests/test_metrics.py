@@ -1,0 +1,201 @@
+"""Quality metrics: FID/KID/precision-recall sanity, class accuracy, feature-space fallback,
+in-run evaluation with the best checkpoint, and the eval CLI.
+
+Fashion-MNIST tests use the system files (skipped when absent) and train the offline
+classifier with a reduced budget (a few seconds) into a per-module cache.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import torch
+
+from gan_core import features, metrics
+from gan_core.data import ImageSet, find_fashion, load_dataset
+from gan_core.features import ClassifierRecipe, get_extractor, inception_available, load_classifier
+
+from conftest import ROOT, run_env
+
+SMALL = ClassifierRecipe(max_train=2000, epochs=1, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def feature_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture(autouse=True)
+def _cache_env(feature_cache, monkeypatch):
+    monkeypatch.setenv("GAN_FEATURE_CACHE", str(feature_cache))
+    monkeypatch.delenv("GAN_INCEPTION_WEIGHTS", raising=False)
+    features.clear_loaded()
+
+
+@pytest.fixture(scope="module")
+def fashion(feature_cache):
+    if find_fashion("train") is None or find_fashion("test") is None:
+        pytest.skip("Fashion-MNIST files not installed (apt-get install dataset-fashion-mnist)")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GAN_FEATURE_CACHE", str(feature_cache))
+    try:
+        clf = load_classifier("fashion-mnist", 32, 1, recipe=SMALL)
+    finally:
+        mp.undo()
+    test = load_dataset("fashion-mnist", 32, 1, split="test")
+    return clf, test
+
+
+def _noise(n, c=1, r=32, seed=0):
+    return torch.rand(n, c, r, r, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def _subset(ims: ImageSet, start: int, stop: int) -> ImageSet:
+    return ImageSet(ims.images[start:stop], ims.labels[start:stop], ims.classes, ims.name)
+
+
+def test_fid_self_zero_disjoint_small_noise_large(fashion):
+    clf, test = fashion
+    a, b = _subset(test, 0, 2000), _subset(test, 2000, 4000)
+    split = metrics.evaluate(b, a, clf, n=2000)
+    noise = metrics.evaluate(lambda k: _noise(k), a, clf, n=2000)
+    for r in (split, noise):
+        assert r["feature_space"] == clf.name == "classifier/fashion-mnist/32px-1ch/v1-" + SMALL.tag()[1:]
+        assert set(metrics.RESULT_KEYS) <= set(r)
+    assert noise["fid"] > 10
+    assert split["fid"] < 0.02 * noise["fid"]
+    assert split["kid_mean"] < 0.01 * noise["kid_mean"]
+    # precision/recall: a real split lies on the other's manifold, noise on none
+    # (identical sets: see the class-accuracy test, which scores the test split against itself)
+    assert split["precision"] > 0.7 and split["recall"] > 0.7
+    # (the test's 1-epoch classifier leaves a few wide real balls that catch some noise;
+    # the full classifier gives 0.0 and 0.0)
+    assert noise["precision"] < 0.15 and noise["recall"] < 0.01
+
+
+def test_kid_is_unbiased_on_small_sets(fashion):
+    """Many 20-vs-20 draws from one distribution: torchmetrics' estimator averages to 0
+    (and goes negative), while the biased V-statistic stays clearly positive."""
+    from torchmetrics.image.kid import poly_kernel, poly_mmd
+
+    clf, test = fashion
+    feats = clf.features(test.images[:4000]).double()
+    gen = torch.Generator().manual_seed(0)
+    unbiased, biased = [], []
+    for _ in range(300):
+        idx = torch.randperm(len(feats), generator=gen)[:40]
+        x, y = feats[idx[:20]], feats[idx[20:]]
+        unbiased.append(float(poly_mmd(x, y)))
+        biased.append(float(poly_kernel(x, x).mean() + poly_kernel(y, y).mean() - 2 * poly_kernel(x, y).mean()))
+    u, b = torch.tensor(unbiased), torch.tensor(biased)
+    se = u.std() / len(u) ** 0.5
+    assert abs(u.mean()) < 3 * se
+    assert (u < 0).any()
+    assert b.mean() > 10 * se
+    # the metric's own spread: KID of two real splits is within its std of 0
+    mean, std, size = metrics.kid_from_features(feats[:2000], feats[2000:4000], subset_size=100)
+    assert size == 100 and abs(mean) < 3 * std
+
+
+def test_class_accuracy_on_real_images_is_the_classifiers_accuracy(fashion):
+    clf, test = fashion
+    assert clf.can_classify() and clf.classes[7] == "Sneaker"
+    assert 0.6 < clf.accuracy < 1.0 and clf.info["n_test"] == len(test)
+    r = metrics.evaluate(test, test, clf, n=len(test), class_labels=test.labels)
+    assert r["class_accuracy"] == clf.accuracy
+    assert r["class_accuracy_by"] == clf.name
+    # a set against itself: FID is round-off of the matrix square root (noise FID is > 10),
+    # and identical sets lie exactly on each other's k-NN manifolds
+    assert r["fid"] < 1e-6 and r["precision"] == 1.0 and r["recall"] == 1.0
+    # unconditional scoring has no class accuracy
+    assert metrics.evaluate(test, test, clf, n=500)["class_accuracy"] is None
+
+
+def test_classifier_is_cached_and_not_retrained(fashion, feature_cache, monkeypatch):
+    clf, _ = fashion
+    monkeypatch.setattr(features, "_train_classifier", lambda *a, **k: pytest.fail("retrained"))
+    again = load_classifier("fashion-mnist", 32, 1, recipe=SMALL)
+    assert again.name == clf.name and again.accuracy == clf.accuracy
+    info = json.loads(next(feature_cache.glob("fashion-mnist-32px-1ch-classifier-*.json")).read_text())
+    assert info["accuracy"] == clf.accuracy and info["recipe"]["max_train"] == 2000
+
+
+def test_inception_offline_gives_notice_and_falls_back(monkeypatch):
+    ok, notice = inception_available()
+    assert not ok and "GAN_INCEPTION_WEIGHTS" in notice
+    from gan_core._torchvision import torchvision
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.models.Inception_V3_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    for feature in ("auto", "inception"):
+        features.clear_loaded()
+        ex = get_extractor("shapes", 16, 3, feature)
+        assert ex.name == "classifier/shapes/16px-3ch/v1"
+        assert "Inception" in ex.notice and "offline classifier" in ex.notice
+    monkeypatch.setenv("GAN_INCEPTION_WEIGHTS", "/nonexistent/inception.pth")
+    features.clear_loaded()
+    ex = get_extractor("shapes", 16, 3, "auto")
+    assert ex.name.startswith("classifier/") and "does not exist" in ex.notice
+    r = metrics.evaluate(lambda k: _noise(k, 3, 16), load_dataset("shapes", 16, 3, split="test"), n=64)
+    assert r["feature_space"] == ex.name and r["notice"]
+
+
+def test_local_torchvision_inception_file_is_used(tmp_path, monkeypatch):
+    from gan_core._torchvision import torchvision
+
+    net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+    path = tmp_path / "inception.pth"
+    torch.save(net.state_dict(), path)
+    monkeypatch.setenv("GAN_INCEPTION_WEIGHTS", str(path))
+    assert inception_available() == (True, "")
+    ex = get_extractor("shapes", 16, 3, "auto")
+    assert ex.name == "inception-v3-torchvision/pool3" and ex.dim == 2048 and not ex.notice
+    assert ex.features(_noise(2, 1, 16)).shape == (2, 2048)
+
+
+def test_unlabelled_set_uses_rotation_features(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for i, (im, _) in enumerate(zip(load_dataset("shapes", 16, 3).images[:40], range(40))):
+        arr = ((im.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+        Image.fromarray(arr).save(folder / f"{i:03d}.png")
+    ex = get_extractor(str(folder), 16, 3, "auto")
+    assert ex.name.startswith("rotnet/flat-") and not ex.can_classify()
+    assert "rotation" in ex.notice and 0.0 <= ex.accuracy <= 1.0
+
+
+def test_in_run_eval_keeps_best_checkpoint_and_cli_prints_json(tiny, python_exe):
+    from gan_core.cli import main
+    from gan_core.rundir import RunDir
+
+    assert main(["train", *tiny(name="ev", steps=30, eval_every=10, eval_samples=64, checkpoint_every=10)]) == 0
+    run = RunDir.open("ev")
+    evals = [r for r in run.read_metrics() if r.get("kind") == "eval"]
+    assert [r["step"] for r in evals] == [10, 20, 30]
+    for r in evals:
+        assert r["feature_space"] == "classifier/shapes/16px-3ch/v1"
+        assert r["fid"] >= 0 and r["kid_std"] >= 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1
+        assert 0 <= r["class_accuracy"] <= 1  # the shapes preset is conditional
+    best_fid = min(r["fid"] for r in evals)
+    best = run.best_checkpoint()
+    assert best is not None and best.meta["fid"] == best_fid and best.meta["feature_space"] == evals[0]["feature_space"]
+    assert sum(1 for c in run.checkpoints() if c.meta.get("best")) == 1
+    assert run.read_status()["best"]["step"] == best.step
+    assert metrics.checkpoint_scores(run, best.step)["fid"] == best_fid
+    assert metrics.checkpoint_scores(run, 5) is None
+
+    out = subprocess.run([python_exe, "-m", "gan_core", "eval", "--run", "ev", "--checkpoint", "best", "--n", "64", "--json"],
+                         capture_output=True, text=True, env=run_env(), cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(metrics.RESULT_KEYS) <= set(result) and result["step"] == best.step
+    assert result["feature_space"] == "classifier/shapes/16px-3ch/v1" and result["n"] == 64
+    assert metrics.checkpoint_scores(run, best.step)["source"] == "cli"
+    human = subprocess.run([python_exe, "-m", "gan_core", "eval", "--run", "ev", "--n", "64"],
+                           capture_output=True, text=True, env=run_env(), cwd=ROOT, timeout=120)
+    assert human.returncode == 0 and "feature space: classifier/shapes/16px-3ch/v1" in human.stdout and "FID" in human.stdout
