@@ -271,33 +271,16 @@ def evaluate_during_training(trainer) -> dict[str, Any] | None:
             + f"  ({result['seconds']:.1f}s)" + ("  best so far" if better else ""))
     say(None, line)
     if better:
-        meta = {**trainer.checkpoint_meta(), "best": True, "fid": result["fid"], "feature_space": result["feature_space"]}
-        run.save_checkpoint(trainer.step, trainer.state_tensors(), meta)
+        trainer.best = {"step": trainer.step, "fid": result["fid"], "feature_space": result["feature_space"]}
+        run.save_checkpoint(trainer.step, trainer.state_tensors(), trainer.checkpoint_meta())
         for c in run.checkpoints():
             if c.meta.get("best") and c.step != trainer.step:
                 sidecar = c.weights.with_suffix(".json")
                 old = read_json(sidecar)
                 if old is not None:
                     atomic_write_json(sidecar, {**old, "best": False})
-        run.write_status(best={"step": trainer.step, "fid": result["fid"], "feature_space": result["feature_space"]})
-        _keep_best_mark(trainer)
+        run.write_status(best=trainer.best)
     return record
-
-
-def _keep_best_mark(trainer) -> None:
-    """Later saves at the best step (the loop's final save) keep the checkpoint marked best."""
-    if getattr(trainer, "_keeps_best_mark", False):
-        return
-    plain = trainer.checkpoint_meta
-
-    def checkpoint_meta() -> dict[str, Any]:
-        meta = plain()
-        best = trainer.run.read_status().get("best") or {}
-        if best.get("step") == trainer.step:
-            meta.update(best=True, fid=best.get("fid"), feature_space=best.get("feature_space"))
-        return meta
-
-    trainer.checkpoint_meta = checkpoint_meta
     trainer._keeps_best_mark = True
 
 

@@ -126,6 +126,7 @@ class Trainer:
         self.images_seen = 0
         self.elapsed = 0.0
         self.rollbacks = 0
+        self.best: dict[str, Any] | None = run.read_status().get("best")  # best-FID step (gan_core.metrics)
         self.batch = cfg.batch_size // self.dist.world
         self.bf16 = cfg.bf16 and bf16_supported(self.device)
         self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if self.bf16 else nullcontext
@@ -134,8 +135,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.cuda else None
-            self.G_train = DDP(self.G, device_ids=ids, broadcast_buffers=True)
-            self.D_train = DDP(self.D, device_ids=ids, broadcast_buffers=True)
+            self.G_train = DDP(self.G, device_ids=ids)
+            self.D_train = DDP(self.D, device_ids=ids)
         if cfg.compile:
             self.G_train, self.D_train = _maybe_compile(self.G_train), _maybe_compile(self.D_train)
         self._stats: dict[str, torch.Tensor] = {}
@@ -238,7 +239,8 @@ class Trainer:
             "images_seen": self.images_seen, "elapsed_s": self.elapsed, "run": self.run.name,
             "opt_G": _param_groups(self.opt_g), "opt_D": _param_groups(self.opt_d),
             "has_ema": self.G_ema is not None,
-        }
+        } | ({"best": True, "fid": self.best.get("fid"), "feature_space": self.best.get("feature_space")}
+             if self.best and self.best.get("step") == self.step else {})
 
     def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.G.load_state_dict(_unprefixed("G.", tensors))
@@ -393,9 +395,10 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
                                  elapsed_s=round(t.elapsed, 1), eta_s=remaining,
                                  last={k: round(v, 4) for k, v in stats.items() if k in STAT_KEYS})
                 say(None, _log_line(t.step, cfg, record))
-            if _stop_requested(t, stop):
-                state = "stopped"
-                break
+        # One process checks every step; ranks of a DDP run agree at log steps (a collective).
+        if (t.dist.world == 1 or at_log or at_ckpt) and _stop_requested(t, stop):
+            state = "stopped"
+            break
         if t.step % cfg.sample_every == 0:
             t.write_sample()
         if at_ckpt:
