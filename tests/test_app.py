@@ -1,0 +1,265 @@
+"""Every page of the app in every state, with real run folders (streamlit.testing AppTest).
+
+States: no runs; one running (a real background job through gan_core.jobs); one finished
+(a tiny real training on shapes); one failed (a real run whose data set is missing).
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from gan_core.config import TrainConfig, preset_for
+from gan_core.rundir import RunDir
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = {
+    "home": "pages/1_Home.py",
+    "data": "pages/2_Data.py",
+    "train": "pages/3_Train.py",
+    "monitor": "pages/4_Monitor.py",
+    "generate": "pages/7_Generate.py",
+}
+STATES = ("empty", "running", "finished", "failed")
+pytestmark = pytest.mark.timeout(300)
+
+
+def tiny_cfg(**changes) -> TrainConfig:
+    values = dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=40,
+                  log_every=5, sample_every=10, checkpoint_every=20, threads=1)
+    values.update(changes)
+    return TrainConfig.from_dict(values)
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    """One checkpoints folder per state, made once for the module."""
+    from gan_core import jobs
+    from gan_core.train import train
+
+    base = tmp_path_factory.mktemp("app_states")
+    data = base / "data"
+    data.mkdir()
+    old_env = {k: os.environ.get(k) for k in ("GAN_CHECKPOINTS", "GAN_DATA")}
+    os.environ["GAN_DATA"] = str(data)
+    out = {s: base / s for s in STATES}
+    for path in out.values():
+        path.mkdir()
+
+    finished = RunDir.create("shapes-finished", tiny_cfg(), root=out["finished"])
+    assert train(finished) == "finished"
+
+    failed = RunDir.create("vanished-data", tiny_cfg(data=str(base / "gone"), conditional=False), root=out["failed"])
+    assert train(failed) == "failed"
+
+    os.environ["GAN_CHECKPOINTS"] = str(out["running"])
+    running = jobs.launch(tiny_cfg(minutes=5.0, steps=1, checkpoint_every=100_000), "shapes-running",
+                          root=out["running"])
+    deadline = time.time() + 60
+    while time.time() < deadline and jobs.status("shapes-running", root=out["running"])["state"] != "running":
+        time.sleep(0.2)
+    assert jobs.status("shapes-running", root=out["running"])["state"] == "running", jobs.log_tail("shapes-running", root=out["running"])
+    try:
+        yield out
+    finally:
+        try:
+            jobs.stop(running.name, timeout=30, wait=True, root=out["running"])
+        except Exception:  # noqa: BLE001 - teardown: make sure nothing keeps running
+            jobs.cancel(running.name, root=out["running"])
+        for key, value in old_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def state_env(roots, monkeypatch, tmp_path):
+    def use(state: str) -> Path:
+        monkeypatch.setenv("GAN_CHECKPOINTS", str(roots[state]))
+        monkeypatch.setenv("GAN_DATA", str(tmp_path / "data"))
+        return roots[state]
+    return use
+
+
+def app(page: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / PAGES[page]), default_timeout=90)
+
+
+def texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "error", "warning", "success", "title", "subheader", "metric"):
+        for el in getattr(at, kind):
+            parts.append(str(getattr(el, "value", "")) + " " + str(getattr(el, "label", "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_renders_in_every_state(page, state, state_env):
+    state_env(state)
+    at = app(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    body = texts(at)
+    name = {"running": "shapes-running", "finished": "shapes-finished", "failed": "vanished-data"}.get(state)
+
+    if page == "home":
+        assert "GAN Studio" in body
+        assert at.button(key="quick_start").label.startswith("Quick start")
+        if state == "empty":
+            assert "No runs yet" in body
+        else:
+            table = at.dataframe[0].value
+            assert list(table["Run"]) == [name]
+            assert state in table["State"].iloc[0]
+            if state == "finished":
+                assert table["Progress"].iloc[0] == 100
+                assert str(table["Latest sample"].iloc[0]).startswith("data:image/png")
+    elif page == "data":
+        assert any(o.startswith("shapes") for o in at.radio(key="data_pick").options)
+        assert at.get("image"), "a preview grid"
+    elif page == "train":
+        assert at.button(key="launch").label == "Launch training"
+        assert not at.button(key="launch").disabled
+        options = at.selectbox(key="init_from_pick").options
+        assert ("shapes-finished" in options) == (state == "finished")
+    elif page == "monitor":
+        if state == "empty":
+            assert "No runs to monitor yet" in body
+        else:
+            assert name in body
+            if state == "failed":
+                assert any("Failed" in e.value and "DatasetError" in e.value for e in at.error)
+            if state == "finished":
+                assert len(at.get("plotly_chart")) >= 5
+                assert "Are my curves normal" in body and "hinge" in body
+                assert at.get("image"), "the fixed-noise grid"
+            if state == "running":
+                assert not at.button(key=f"stop_{name}").disabled
+                assert at.button(key=f"resume_{name}").disabled
+    elif page == "generate":
+        if state == "finished":
+            captions = at.get("image")[0].captions
+            assert len(captions) == 16 and captions[0].startswith("seed 0")
+        else:
+            assert "Nothing to generate from yet" in body
+
+
+def test_train_explains_invalid_values_inline_and_blocks_launch(state_env):
+    state_env("empty")
+    at = app("train").run()
+    at.number_input(key="f_width").set_value(2).run()
+    assert any("width" in e.value or "whole number from 4" in e.value for e in at.error)
+    assert at.button(key="launch").disabled
+    # a combination: wgan-gp with batch norm in D
+    at.number_input(key="f_width").set_value(16).run()
+    assert not at.button(key="launch").disabled
+    at.selectbox(key="f_loss").set_value("wgan-gp").run()
+    at.selectbox(key="f_d_norm").set_value("batch").run()
+    assert any("gradient penalty" in e.value for e in at.error)
+    assert at.button(key="launch").disabled
+
+
+def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(state_env):
+    root = state_env("finished")
+    at = app("train").run()
+    at.selectbox(key="f_data").set_value("digits").run()
+    assert at.selectbox(key="f_resolution").value == 16
+    assert at.multiselect(key="f_augment").value == ["translation", "cutout"]
+    at.text_input(key="run_name").set_value("shapes-finished").run()
+    assert any("exists already" in e.value for e in at.error)
+    assert at.button(key="launch").disabled
+    assert (root / "shapes-finished").is_dir()
+
+
+def test_train_launch_starts_a_background_job(state_env, tmp_path):
+    from gan_core import jobs
+
+    root = tmp_path / "launch_runs"
+    state_env("empty")
+    os.environ["GAN_CHECKPOINTS"] = str(root)  # monkeypatched by state_env; restored after the test
+    at = app("train").run()
+    at.selectbox(key="f_data").set_value("shapes").run()
+    for key, value in dict(f_resolution=16).items():
+        at.selectbox(key=key).set_value(value).run()
+    for key, value in dict(f_width=8, f_z_dim=16, f_batch_size=16, f_steps=20, f_log_every=5,
+                           f_sample_every=10, f_checkpoint_every=10, f_threads=1).items():
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="run_name").set_value("from-the-form")
+    at.run()
+    assert not at.button(key="launch").disabled, [e.value for e in at.error]
+    at.button(key="launch").click().run()
+    assert not at.exception
+    try:
+        assert (root / "from-the-form" / "config.yaml").is_file()
+        cfg = RunDir.open("from-the-form", root).config()
+        assert (cfg.data, cfg.width, cfg.steps) == ("shapes", 8, 20)
+    finally:
+        jobs.stop("from-the-form", timeout=30, wait=True, root=root)
+
+
+def test_generate_class_from_text_and_single_seed(state_env):
+    state_env("finished")
+    at = app("generate").run()
+    at.text_input(key="gen_text").set_value("a circle").run()
+    assert any("→ **circle**" in m.value for m in at.markdown)
+    captions = at.get("image")[0].captions
+    assert all(c.endswith("· circle") for c in captions)
+    at.slider(key="gen_n").set_value(4).run()
+    at.number_input(key="gen_seed").set_value(100).run()
+    assert at.get("image")[0].captions == [f"seed {s} · circle" for s in range(100, 104)]
+    at.number_input(key="gen_one_seed").set_value(102).run()
+    assert any(img.captions == ["seed 102 · circle"] for img in at.get("image"))
+    at.text_input(key="gen_text").set_value("a spaceship").run()
+    assert any("No class matches" in w.value for w in at.warning)
+
+
+def test_generate_interpolation_and_export(state_env, tmp_path):
+    state_env("finished")
+    at = app("generate").run()
+    at.button(key="interp_go").click().run()
+    assert not at.exception
+    assert any(img.captions and "seed 0 → seed 1" in img.captions[0] for img in at.get("image"))
+    at.text_input(key="export_name").set_value("synthetic-shapes")
+    at.number_input(key="export_n").set_value(3)
+    at.button(key="export_go").click().run()
+    assert not at.exception
+    folder = tmp_path / "data" / "synthetic-shapes"
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["circle", "cross", "ring", "square", "triangle"]
+    png = Image.open(next((folder / "ring").glob("*.png")))
+    assert png.text["synthetic"] == "true" and png.text["run"] == "shapes-finished"
+    assert any("Wrote 15 images" in s.value for s in at.success)
+
+
+def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tmp_path):
+    state_env("empty")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for cls in ("cats", "dogs"):
+            for i in range(3):
+                img = io.BytesIO()
+                Image.new("RGB", (20, 20), (i * 40, 100, 0 if cls == "cats" else 200)).save(img, "PNG")
+                z.writestr(f"{cls}/{i}.png", img.getvalue())
+        z.writestr("dogs/broken.png", b"not an image at all")
+    at = app("data").run()
+    at.file_uploader(key="upload_files").set_value(("pets.zip", buf.getvalue(), "application/zip"))
+    at.text_input(key="import_name").set_value("pets")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Imported 6 images in 2 classes; skipped 1" in s.value for s in at.success)
+    skipped = at.dataframe[-1].value
+    assert list(skipped["File"]) == ["dogs/broken.png"]
+    assert (tmp_path / "data" / "pets" / "cats").is_dir()
+    # the new set is listed and can be deleted
+    at = app("data").run()
+    assert any(o.startswith("pets") for o in at.radio(key="data_pick").options)
+    at.radio(key="data_pick").set_value("pets").run()
+    at.button(key="delete_pets").click().run()
+    assert not (tmp_path / "data" / "pets").exists()

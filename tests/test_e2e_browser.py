@@ -1,0 +1,213 @@
+"""End to end in a real browser: Playwright drives Debian's headless chromium against
+``streamlit run app.py``: launch a tiny training from Train, watch Monitor's charts gain
+points while it runs, render a grid on Generate, and screenshot every page.
+
+Screenshots go to ``test-artifacts/screenshots/`` (git-ignored) and, when
+``GAN_STUDIO_SAVE_SCREENSHOTS`` is set, also to ``docs/screenshots/``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+pytestmark = [
+    pytest.mark.timeout(240),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def studio(tmp_path):
+    """A running `streamlit run app.py` on a free port, with its own runs and data folders."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(GAN_CHECKPOINTS=str(tmp_path / "checkpoints"), GAN_DATA=str(tmp_path / "data"),
+               GAN_STUDIO_REFRESH_S="1", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    log = open(tmp_path / "streamlit.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    try:
+        yield url, tmp_path
+    finally:
+        os.environ["GAN_CHECKPOINTS"] = env["GAN_CHECKPOINTS"]
+        try:
+            from gan_core import jobs
+            from gan_core.rundir import list_runs
+
+            for run in list_runs(tmp_path / "checkpoints"):
+                if jobs.status(run.name, root=tmp_path / "checkpoints")["state"] in ("running", "queued", "stopping"):
+                    jobs.stop(run.name, timeout=20, wait=True, root=tmp_path / "checkpoints")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+def settle(page, quiet_s: float = 0.6, timeout_s: float = 30) -> None:
+    """Wait until Streamlit has finished rerunning (its status widget gone for a moment)."""
+    deadline = time.time() + timeout_s
+    quiet_since = None
+    while time.time() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.time()
+        elif time.time() - quiet_since >= quiet_s:
+            return
+        time.sleep(0.1)
+
+
+def widget(page, testid: str, label: str):
+    return page.locator(f'[data-testid="{testid}"]').filter(
+        has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(rf"^{re.escape(label)}$")))
+
+
+def pick(page, label: str, option: str) -> None:
+    box = widget(page, "stSelectbox", label)
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
+def fill(page, label: str, value) -> None:
+    field = widget(page, "stNumberInput", label).locator("input")
+    field.fill(str(value))
+    field.press("Enter")
+    settle(page)
+
+
+def shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.mouse.move(5, 5)  # no hover toolbars in the picture
+    page.screenshot(path=str(path), full_page=False)
+    if os.environ.get("GAN_STUDIO_SAVE_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS / f"{name}.png")
+
+
+def wait_charts_drawn(page, n: int = 5, timeout_s: float = 20) -> None:
+    """Until every Plotly chart has drawn its lines (a refresh may be redrawing one)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        drawn = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .filter(p => p.querySelector('.scatterlayer .trace')).length""")
+        if drawn >= n:
+            time.sleep(0.3)
+            return
+        time.sleep(0.2)
+
+
+def logged_points(page) -> int:
+    text = page.locator("text=/\\d+ logged points/").first.inner_text(timeout=30_000)
+    return int(re.search(r"(\d+) logged points", text).group(1))
+
+
+def test_train_monitor_generate_in_a_real_browser(studio):
+    url, tmp = studio
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(30_000)
+
+            page.goto(url)
+            page.get_by_text("No runs yet").wait_for()
+            settle(page)
+            shoot(page, "home-empty")
+
+            page.goto(url + "/Data")
+            page.get_by_text("Images per class").first.wait_for()
+            settle(page)
+            shoot(page, "data")
+
+            page.goto(url + "/Train")
+            page.get_by_role("button", name="Launch training").wait_for()
+            settle(page)
+            pick(page, "data set", "shapes")
+            pick(page, "resolution", "16")
+            for label, value in (("width", 8), ("z dim", 16), ("batch size", 16), ("steps", 400),
+                                 ("log every", 5), ("sample every", 25), ("checkpoint every", 50), ("threads", 1)):
+                fill(page, label, value)
+            name_box = page.get_by_role("textbox", name="Run name")
+            name_box.fill("e2e-shapes")
+            name_box.press("Enter")
+            settle(page)
+            page.get_by_text("Ready:").wait_for()
+            page.mouse.wheel(0, -5000)
+            page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+            time.sleep(0.5)
+            shoot(page, "train")
+            page.get_by_role("button", name="Launch training").click()
+
+            # Monitor: the charts gain points while the run trains
+            page.wait_for_url(re.compile(r".*/Monitor"), timeout=30_000)
+            page.locator("text=/[1-9]\\d* logged points/").first.wait_for(timeout=90_000)
+            first = logged_points(page)
+            deadline = time.time() + 60
+            later = first
+            while time.time() < deadline and later <= first:
+                time.sleep(1)
+                later = logged_points(page)
+            assert later > first, f"the charts stayed at {first} points"
+            assert page.locator(".js-plotly-plot").count() >= 5
+            page.get_by_text("Are my curves normal?").wait_for()
+            wait_charts_drawn(page)
+            shoot(page, "monitor")
+
+            # Generate: a grid of samples once the run has a checkpoint
+            deadline = time.time() + 90
+            while time.time() < deadline and not list((tmp / "checkpoints" / "e2e-shapes" / "weights").glob("*.json")):
+                time.sleep(0.5)
+            page.goto(url + "/Generate")
+            page.get_by_text("seed 0 ·").first.wait_for(timeout=60_000)
+            settle(page)
+            assert page.locator('[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img').count() >= 16
+            shoot(page, "generate")
+
+            page.goto(url)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for()
+            settle(page)
+            time.sleep(1)
+            shoot(page, "home")
+        finally:
+            browser.close()
