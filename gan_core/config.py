@@ -148,7 +148,7 @@ class TrainConfig:
         for key, raw in values.items():
             name = str(key).replace("-", "_")
             if name not in known:
-                raise ConfigError(str(key), f"unknown field; known fields: {', '.join(sorted(known))}")
+                raise ConfigError(str(key) or "(empty field name)", f"unknown field; known fields: {', '.join(sorted(known))}")
             kwargs[name] = _coerce(name, known[name], raw)
         return cls(**kwargs).validate()
 

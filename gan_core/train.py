@@ -139,6 +139,8 @@ class Trainer:
             self.D_train = DDP(self.D, device_ids=ids)
         if cfg.compile:
             self.G_train, self.D_train = _maybe_compile(self.G_train), _maybe_compile(self.D_train)
+        # Fault injection for tests: poison D's loss once at this step (env, documented in README).
+        self._inject_nan_at = int(os.environ.get("GAN_STUDIO_INJECT_NAN_AT_STEP", "0") or 0)
         self._stats: dict[str, torch.Tensor] = {}
         self._stat_count = 0
 
@@ -166,6 +168,9 @@ class Trainer:
                     )
                 if cfg.r1_gamma > 0:
                     loss_d = loss_d + 0.5 * cfg.r1_gamma * losses.r1_penalty(d_real.float(), batch.x)
+            if self._inject_nan_at and self.step + 1 == self._inject_nan_at:
+                self._inject_nan_at = 0
+                loss_d = loss_d * float("nan")
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             grad_norm_d = _grad_norm(self.D)
@@ -377,9 +382,9 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
         if at_log or at_ckpt:
             stats = t.read_stats()
             if any(not math.isfinite(v) for v in stats.values()):
-                state = _handle_divergence(t, stats)
-                if state != "rolled-back":
-                    return state
+                outcome = _handle_divergence(t, stats)
+                if outcome != "rolled-back":
+                    return outcome
                 last_log_time, last_log_images = time.perf_counter(), t.images_seen
                 session_start, elapsed_at_start = time.perf_counter(), t.elapsed
                 continue
