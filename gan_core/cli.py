@@ -119,7 +119,7 @@ def cmd_train(argv: list[str]) -> int:
 
 
 def cmd_sample(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gan_core sample", description="Write N PNG samples from a trained generator.")
+    parser = argparse.ArgumentParser(prog="python -m gan_core sample", description="Write N samples from a trained generator: PNGs, or one GIF per clip for video runs.")
     parser.add_argument("--run", help="run name (its newest checkpoint unless --checkpoint)")
     parser.add_argument("--checkpoint", help="checkpoint file (.safetensors, or weights-only .pt/.pth), or a step number of --run")
     parser.add_argument("--n", type=int, default=16, help="number of images")
@@ -190,7 +190,7 @@ def cmd_runs(argv: list[str]) -> int:
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (cmd_train, "train a GAN in the foreground"),
-    "sample": (cmd_sample, "write PNG samples from a trained generator"),
+    "sample": (cmd_sample, "write PNG samples (GIFs for video runs) from a trained generator"),
     "runs": (cmd_runs, "list runs"),
 }
 

@@ -91,7 +91,7 @@ def load_generator(run: str | None = None, checkpoint: str | Path | None = None,
             D = build_discriminator(cfg, len(classes) if cfg.conditional else 0)
             _load_strict(D, d_state, path.name, "discriminator")
             D.to(device).eval()
-    G.to(device).eval()
+    G.to(device, memory_format=torch.channels_last).eval()  # faster convolutions on CPU and GPU
     return LoadedGenerator(G, cfg, classes, int(meta.get("step", 0)), run or str(path), used, meta, D)
 
 
@@ -284,3 +284,27 @@ def image_grid(images: torch.Tensor, nrow: int) -> Image.Image:
     grid = torchvision.utils.make_grid(images, nrow=nrow, normalize=True, value_range=(-1, 1), pad_value=1.0)
     array = (grid * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
     return Image.fromarray(np.ascontiguousarray(array), "RGB")
+
+
+def import_checkpoint(path: Path, name: str, root: Path | None = None) -> RunDir:
+    """Turn a checkpoint file from elsewhere into a run folder (state ``imported``), so the
+    pages and commands use it like any run. It is loaded first (never unpickled) and its
+    generator checked against its own config; nothing is created if that fails."""
+    path = Path(path)
+    tensors, meta = load_checkpoint_file(path)
+    if "config" not in meta:
+        raise CheckpointError(f"{path.name} carries no GAN Studio metadata (model and config), so its architecture "
+                              "is unknown; sample it with `python -m gan_core sample --run RUN --checkpoint FILE` instead")
+    try:
+        cfg = TrainConfig.from_dict(meta["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path.name}: its stored config is not valid here ({exc})") from None
+    classes = list(meta.get("classes") or [])
+    state, _ = _generator_state(tensors, ema=True)
+    _load_strict(build_generator(cfg, len(classes) if cfg.conditional else 0), state, path.name, "generator")
+    run = RunDir.create(name, cfg.replace(init_from=""), root)
+    step = int(meta.get("step", 0))
+    run.save_checkpoint(step, tensors, {**meta, "imported_from": path.name})
+    run.write_status(state="imported", step=step, imported_from=path.name)
+    run.log(f"imported from {path.name} (step {step})")
+    return run

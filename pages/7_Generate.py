@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -11,9 +12,9 @@ import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
 from gan_core.importer import DatasetError, data_root, validate_name  # noqa: E402
-from gan_core.rundir import CheckpointError, RunError, checkpoints_root  # noqa: E402
-from gan_core.sample import (class_from_text, class_labels, generate, latents_for_seeds, load_generator,  # noqa: E402
-                             png_bytes, provenance, to_pil)
+from gan_core.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
+from gan_core.sample import (class_from_text, class_labels, generate, import_checkpoint, latents_for_seeds,  # noqa: E402
+                             load_generator, png_bytes, provenance, to_pil)
 from gan_core.views import (RESTORATION_MODELS, checkpoint_choices, export_synthetic, folder_zip_bytes,  # noqa: E402
                             gif_bytes, slerp, upscale, zip_bytes)
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
@@ -27,6 +28,24 @@ def cached_generator(root: str, run: str, checkpoint: str, weights_path: str, mt
     """Loaded generators, keyed by run, checkpoint file (and its mtime) and EMA/raw."""
     return load_generator(run, checkpoint, ema=ema, device="cpu", root=Path(root))
 
+
+with st.expander("Use a checkpoint from elsewhere", icon=":material/upload_file:"):
+    st.caption("A GAN Studio `.safetensors` checkpoint (a colleague's, a download). It is read without running "
+               "any code from the file, checked against its own config, and added as a run named below.")
+    with st.form("import_ckpt", clear_on_submit=True):
+        upload = st.file_uploader("Checkpoint file", type=["safetensors", "pt", "pth"], key="ckpt_upload")
+        import_name = st.text_input("Run name", value="imported", key="ckpt_import_name")
+        if st.form_submit_button("Add as a run", icon=":material/add:") and upload is not None:
+            with tempfile.TemporaryDirectory(prefix="gan-ckpt-") as tmp:
+                path = Path(tmp) / Path(upload.name).name
+                path.write_bytes(upload.getvalue())
+                try:
+                    new_run = import_checkpoint(path, RunDir.unique_name(import_name))
+                except (CheckpointError, RunError) as exc:
+                    st.error(f"Not added: {exc}")
+                else:
+                    st.session_state["generate_run"] = new_run.name
+                    st.success(f"Added **{new_run.name}** (step {new_run.latest_checkpoint().step}).")
 
 runs = [r for r in runs_safe() if r.checkpoints()]
 if not runs:

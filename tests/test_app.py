@@ -263,3 +263,30 @@ def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tm
     at.radio(key="data_pick").set_value("pets").run()
     at.button(key="delete_pets").click().run()
     assert not (tmp_path / "data" / "pets").exists()
+
+
+def test_generate_accepts_an_uploaded_checkpoint_and_refuses_a_pickle(roots, monkeypatch, tmp_path):
+    import pickle
+
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("GAN_DATA", str(tmp_path / "data"))
+    source = RunDir.open("shapes-finished", roots["finished"]).latest_checkpoint().weights
+    at = app("generate").run()
+    at.file_uploader(key="ckpt_upload").set_value(("colleague.safetensors", source.read_bytes(), "application/octet-stream"))
+    at.text_input(key="ckpt_import_name").set_value("colleague")
+    next(b for b in at.button if b.label == "Add as a run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Added **colleague**" in s.value for s in at.success)
+    assert at.selectbox(key="gen_run").value == "colleague" and at.get("image")
+
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    at.file_uploader(key="ckpt_upload").set_value(("evil.pt", pickle.dumps({"w": Evil()}), "application/octet-stream"))
+    at.text_input(key="ckpt_import_name").set_value("evil")
+    next(b for b in at.button if b.label == "Add as a run").click().run()
+    assert any("Not added" in e.value and "refused" in e.value for e in at.error)
+    assert not marker.exists() and not (tmp_path / "ck" / "evil").exists()
