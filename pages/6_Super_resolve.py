@@ -1,0 +1,104 @@
+"""Super-resolve: raise an image's resolution with a trained generator (PULSE-style prior),
+an srgan run (model), or Pillow's bicubic / Lanczos; demo mode downscales a held-out image
+first and scores each method against the original."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from gan_core import restore as R  # noqa: E402
+from gan_core.rundir import RunError  # noqa: E402
+from gan_core.sample import png_bytes  # noqa: E402
+from pages._restore_common import caption, loaded_run, pick_image  # noqa: E402
+
+PREFIX = "sr"
+METHOD_LABELS = {"prior": "Generator prior (PULSE latent search)", "model": "SR model (srgan run)",
+                 "bicubic": "Bicubic (baseline)", "lanczos": "Lanczos (baseline)"}
+
+
+st.title("Super-resolve")
+st.caption("Raise the resolution with what was trained. Demo mode downscales a held-out image first "
+           "(antialiased bicubic) and scores every method against the original.")
+
+image, image_name = pick_image(PREFIX)
+if image is None:
+    st.stop()
+scale = st.radio("Scale", [4, 2], format_func=lambda s: f"x{s}", horizontal=True, key="sr_scale")
+demo = st.checkbox("Demo mode (downscale first, score against the original)",
+                   value=st.session_state.get("sr_source", "Data set image") != "Upload", key="sr_demo")
+low = R.degrade_for_demo(image, "superres", scale=scale)[0] if demo else image
+
+method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="sr_method", horizontal=True)
+loaded = None
+settings: dict = {}
+if method in ("prior", "model"):
+    runs = R.fitting_runs("superres", method)
+    if not runs:
+        need = "an image GAN (mlp or dcgan)" if method == "prior" else "an srgan"
+        st.warning(f"No {need} run with a checkpoint yet: train one first (Train page, or "
+                   f"`python -m gan_core train --model {'dcgan' if method == 'prior' else 'srgan --scale 4'} ...`).")
+        st.stop()
+    run = st.selectbox("Run", runs, key="sr_run")
+    try:
+        loaded = loaded_run(run, method)
+    except (RunError, ValueError) as exc:
+        st.error(str(exc))
+        st.stop()
+    if method == "model" and loaded.config.scale != scale:
+        st.info(f"Run {run} was trained for x{loaded.config.scale}; its output is resized to x{scale}.")
+    if method == "prior":
+        c1, c2, c3 = st.columns(3)
+        settings["steps"] = int(c1.number_input("Steps", 1, 5000, 100, key="sr_steps"))
+        settings["restarts"] = int(c2.number_input("Restarts", 1, 256, 8, key="sr_restarts"))
+        settings["seed"] = int(c3.number_input("Seed", 0, 1_000_000, 0, key="sr_seed"))
+        if loaded.conditional:
+            choice = st.selectbox("Class", ["try all"] + loaded.classes, key="sr_class")
+            settings["class_index"] = None if choice == "try all" else loaded.classes.index(choice)
+
+key = (image_name, image.tobytes(), scale, demo, method, loaded.source if loaded else None,
+       loaded.step if loaded else None, tuple(sorted(settings.items())))
+if st.button("Run", type="primary", key="sr_run_button"):
+    bar = st.progress(0.0, text="Upscaling ...")
+    try:
+        result = R.superres(low, scale, method, loaded, progress=lambda f: bar.progress(f, text=f"Upscaling ... {f:.0%}"), **settings)
+        error = None
+    except (R.RestoreError, ValueError) as exc:
+        result, error = None, str(exc)
+    baseline = R.superres(low, scale, "bicubic") if method != "bicubic" else None
+    bar.empty()
+    st.session_state["sr_result"] = {"key": key, "result": result, "error": error, "baseline": baseline}
+
+state = st.session_state.get("sr_result")
+shown = R.enlarge(low, 192)
+if state is None or state["key"] != key:
+    st.image(shown, caption=f"Input {low.size[0]}x{low.size[1]}" + (" (downscaled original)" if demo else ""), width=192)
+    st.stop()
+
+original = image if demo else None
+result, baseline = state["result"], state["baseline"]
+cols = st.columns(4 if demo else 3)
+cols[0].image(shown, caption=f"Input {low.size[0]}x{low.size[1]}", width=192)
+if baseline is not None:
+    cols[1].image(R.enlarge(baseline.image), caption=caption("Bicubic (baseline)", baseline, original), width=192)
+else:
+    cols[1].caption("The result is the baseline.")
+if result is not None:
+    cols[2].image(R.enlarge(result.image), caption=caption(METHOD_LABELS[method], result, original), width=192)
+else:
+    cols[2].error(state["error"])
+if demo:
+    cols[3].image(R.enlarge(image), caption=f"Original {image.size[0]}x{image.size[1]}", width=192)
+if result is not None:
+    position = st.slider("Before / after (result left of the line)", 0.0, 1.0, 0.5, key="sr_wipe")
+    st.image(R.wipe(R.enlarge(low, 256), R.enlarge(result.image, 256), position), width=256)
+    if result.info:
+        with st.expander("Details"):
+            st.json(result.info)
+    st.download_button("Download result (PNG)", png_bytes(result.image, {"software": "GAN Studio", "method": method}),
+                       file_name=f"superres-x{scale}-{method}-{image_name or 'image'}.png", mime="image/png", key="sr_download")

@@ -1,0 +1,56 @@
+"""What the Inpaint and Super-resolve pages share: picking an image, loading a run, captions."""
+from __future__ import annotations
+
+import streamlit as st
+from PIL import Image
+
+from gan_core import restore as R
+from gan_core.data import list_datasets
+from gan_core.rundir import RunDir, RunError
+
+
+@st.cache_resource(show_spinner="Loading the run's weights ...", max_entries=4)
+def _load(run: str, step: int, method: str):
+    return R.load_for(run, method, str(step))
+
+
+def loaded_run(run: str, method: str):
+    ckpt = RunDir.open(run).latest_checkpoint()
+    if ckpt is None:
+        raise RunError(f"run {run} has no checkpoint yet")
+    return _load(run, ckpt.step, method)
+
+
+def pick_image(prefix: str) -> tuple[Image.Image | None, str]:
+    """A held-out data-set image or an upload, and a name for it (widget keys start with ``prefix``)."""
+    source = st.radio("Image", ["Data set image", "Upload"], horizontal=True, key=f"{prefix}_source")
+    if source == "Upload":
+        up = st.file_uploader("An image (PNG, JPEG ...)", type=[s.lstrip(".") for s in R.IMAGE_SUFFIXES], key=f"{prefix}_upload")
+        if up is None:
+            return None, ""
+        try:
+            return R.open_image(up), up.name
+        except R.RestoreError as exc:
+            st.error(str(exc))
+            return None, ""
+    sets = [d.name for d in list_datasets() if d.available]
+    if not sets:
+        st.info("No data set is available: upload an image instead.")
+        return None, ""
+    c1, c2 = st.columns([2, 1])
+    name = c1.selectbox("Data set (held-out images)", sets, key=f"{prefix}_dataset")
+    index = c2.number_input("Image index", 0, R.DEMO_IMAGES - 1, 0, key=f"{prefix}_index")
+    try:
+        return R.dataset_image(name, int(index)), f"{name}-{index}"
+    except Exception as exc:  # noqa: BLE001 - a set that fails to load is shown, not raised
+        st.error(f"Could not load {name}: {exc}")
+        return None, ""
+
+
+def caption(label: str, result: R.RestoreResult | None, original: Image.Image | None) -> str:
+    if result is None:
+        return label
+    text = f"{label} · {result.seconds:.2f}s"
+    if original is not None:
+        text += f" · PSNR {R.psnr(original, result.image):.2f} dB · SSIM {R.ssim(original, result.image):.3f}"
+    return text
