@@ -261,11 +261,13 @@ CLASSIC = dict(
 
 # The studio's recipe: class-conditional (projection D) so every class shows up,
 # hinge loss with spectral norm in D (no BN there), a narrower net so a 2-core CPU
-# makes many more steps, TTUR-style learning rates and an EMA generator.
+# makes many more steps, and TTUR-style learning rates. No weight EMA: with batch norm
+# in G the averaged weights and the live BN statistics disagree, and measured on
+# Fashion-MNIST the raw G scored clearly better (FID 1.7 vs 3.3, bench/results).
 STUDIO = dict(
     model="dcgan", width=32, z_dim=64, g_norm="batch", d_norm="none", loss="hinge",
     spectral_norm=True, conditional=True, lr_g=2e-4, lr_d=4e-4, beta1=0.0, beta2=0.9,
-    batch_size=64, ema=True, ema_decay=0.999, augment=[],
+    batch_size=64, ema=False, ema_decay=0.999, augment=[],
     eval_every=2000, eval_samples=2000,  # FID & co. in the run (about 15-30 s each on 2 CPU cores)
 )
 

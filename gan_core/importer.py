@@ -41,6 +41,7 @@ import stat
 import warnings
 import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -352,12 +353,13 @@ def _arrange(entries: list[SourceFile]):
 # ---------------------------------------------------------------------------- decoding
 
 
-def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
-    """Decode untrusted bytes into a loaded "L" or "RGB" image, or raise ``SkipFile``.
+@contextmanager
+def open_untrusted(data: bytes) -> Iterator[Image.Image]:
+    """Open untrusted image bytes with Pillow, for the ``with`` block only.
 
-    The size is checked from the header before decoding, so a decompression bomb costs
-    nothing. Any exception from Pillow is turned into a skip: one hostile file must
-    never stop a whole import. ``draft_size`` lets JPEG decode at reduced scale.
+    The size is checked from the header before anything is decoded, so a decompression
+    bomb costs nothing. Any exception from Pillow inside the block becomes ``SkipFile``:
+    one hostile file must never stop a whole import or load.
     """
     try:
         with warnings.catch_warnings():
@@ -368,10 +370,7 @@ def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
                     raise SkipFile(f"too large: {w}x{h} pixels")
                 if w < 1 or h < 1:
                     raise SkipFile(f"corrupt: empty {w}x{h} image")
-                if draft_size and im.format == "JPEG":
-                    im.draft("RGB" if im.mode != "L" else "L", (draft_size, draft_size))
-                im.load()
-                return to_l_or_rgb(im)
+                yield im
     except SkipFile:
         raise
     except Image.DecompressionBombError as exc:
@@ -380,6 +379,16 @@ def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
         raise SkipFile("not an image") from None
     except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, ValueError, struct.error...
         raise SkipFile(f"corrupt: {type(exc).__name__}: {exc}"[:200]) from None
+
+
+def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
+    """Decode untrusted bytes into a loaded "L" or "RGB" image, or raise ``SkipFile``.
+    ``draft_size`` lets JPEG decode at reduced scale."""
+    with open_untrusted(data) as im:
+        if draft_size and im.format == "JPEG":
+            im.draft("RGB" if im.mode != "L" else "L", (draft_size, draft_size))
+        im.load()
+        return to_l_or_rgb(im)
 
 
 def to_l_or_rgb(im: Image.Image) -> Image.Image:
@@ -498,7 +507,7 @@ def import_dataset(src: str | Path, name: str, root: Path | None = None, *,
 
 
 def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportReport:
-    class_dirs = _safe_class_dirs(source.classes)
+    class_dirs = safe_folder_names(source.classes)
     count = 0
     used = set()
     for f, label, im in iter_images(source, source.files):
@@ -516,7 +525,7 @@ def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportR
     return report
 
 
-def _safe_class_dirs(classes: list[str]) -> list[str]:
+def safe_folder_names(classes: list[str]) -> list[str]:
     """Filesystem-safe, unique folder names for class names (order kept)."""
     out: list[str] = []
     taken = {REPORT_FILE}

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
+from .importer import safe_folder_names
 from .rundir import FINAL_STATES, RunDir, RunError
 
 # ---------------------------------------------------------------------------- states
@@ -594,18 +595,6 @@ def zip_bytes(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def safe_folder_names(classes: list[str]) -> list[str]:
-    """Filesystem-safe, unique class folder names ("T-shirt/top" -> "T-shirt_top")."""
-    out: list[str] = []
-    taken: set[str] = set()
-    for c in classes:
-        base = re.sub(r"[^\w.-]+", "_", c).strip("._-")[:60] or "class"
-        safe, n = base, 2
-        while safe.lower() in taken:
-            safe, n = f"{base}_{n}", n + 1
-        taken.add(safe.lower())
-        out.append(safe)
-    return out
 
 
 def export_synthetic(loaded, name: str, per_class: int, seed: int = 0, truncation: float | None = None,

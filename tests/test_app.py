@@ -18,15 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig, preset_for
 from gan_core.rundir import RunDir
+from ui.common import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = {
-    "home": "pages/1_Home.py",
-    "data": "pages/2_Data.py",
-    "train": "pages/3_Train.py",
-    "monitor": "pages/4_Monitor.py",
-    "generate": "pages/7_Generate.py",
-}
 STATES = ("empty", "running", "finished", "failed")
 pytestmark = pytest.mark.timeout(300)
 
