@@ -51,9 +51,18 @@ if not selected:
     st.info("Pick at least one run above.")
     st.stop()
 
-CHART_EVERY = max(3.0, env_refresh_s(2.0))
+# Watching must not slow training (on a small machine the page shares the trainer's cores):
+# the numbers refresh every few seconds, the charts are redrawn at most every CHART_EVERY.
+REFRESH_S = env_refresh_s(3.0)
+CHART_EVERY = max(10.0, REFRESH_S)
 any_active = any(is_active(summaries[n]["state"]) for n in selected)
-refresh = env_refresh_s(2.0) if any_active else None
+refresh = REFRESH_S if any_active else None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_diversity(grids: tuple[tuple[int, str, float], ...], resolution: int):
+    """The sample-variety trend, computed once per set of grid files (decoding them is the cost)."""
+    return diversity_trend([(step, Path(path)) for step, path, _ in grids], resolution)
 
 
 def reader(name: str) -> MetricsReader | None:
@@ -177,7 +186,8 @@ def live() -> None:
     state = (fresh.get(selected[0]) or {}).get("state")
     trend = None
     if primary is not None and cfg is not None and cfg.is_image_gan:
-        trend = diversity_trend(primary.sample_grids(), cfg.resolution)
+        grids = tuple((step, str(path), path.stat().st_mtime) for step, path in primary.sample_grids())
+        trend = cached_diversity(grids, cfg.resolution)
     with right:
         if primary is not None:
             samples(primary, cfg)
