@@ -388,18 +388,8 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
                 last_log_time, last_log_images = time.perf_counter(), t.images_seen
                 session_start, elapsed_at_start = time.perf_counter(), t.elapsed
                 continue
-            now = time.perf_counter()
-            ips = (t.images_seen - last_log_images) / max(now - last_log_time, 1e-9)
-            last_log_time, last_log_images = now, t.images_seen
-            if main:
-                record = {"step": t.step, "images": t.images_seen, "elapsed_s": round(t.elapsed, 3),
-                          "images_per_s": round(ips, 2), **{k: round(v, 6) for k, v in stats.items()}, "time": time.time()}
-                run.append_metrics(record)
-                remaining = _remaining_s(cfg, t, ips)
-                run.write_status(step=t.step, images_seen=t.images_seen, images_per_s=round(ips, 2),
-                                 elapsed_s=round(t.elapsed, 1), eta_s=remaining,
-                                 last={k: round(v, 4) for k, v in stats.items() if k in STAT_KEYS})
-                say(None, _log_line(t.step, cfg, record))
+            _log_interval(t, stats, time.perf_counter() - last_log_time, t.images_seen - last_log_images)
+            last_log_time, last_log_images = time.perf_counter(), t.images_seen
         # One process checks every step; ranks of a DDP run agree at log steps (a collective).
         if (t.dist.world == 1 or at_log or at_ckpt) and _stop_requested(t, stop):
             state = "stopped"
@@ -410,10 +400,11 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
             t.save()
         if cfg.eval_every and t.step % cfg.eval_every == 0 and main:
             _evaluate_in_run(t)
-    if t._stat_count:
+    if t._stat_count:  # ended between log steps (a stop): log that partial interval too
         stats = t.read_stats()
         if any(not math.isfinite(v) for v in stats.values()):
             return _handle_divergence(t, stats, allow_rollback=False)
+        _log_interval(t, stats, time.perf_counter() - last_log_time, t.images_seen - last_log_images)
     t.write_sample()
     t.save()
     if main:
@@ -421,6 +412,20 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
                          eta_s=0 if state == "finished" else None, ended=time.time())
         say(run, f"{state} at step {t.step} ({t.images_seen:,} images, {t.elapsed:.0f}s)")
     return state
+
+
+def _log_interval(t: Trainer, stats: dict[str, float], seconds: float, images: int) -> None:
+    """One metrics record and a status update for the steps since the last log (rank 0)."""
+    if not t.dist.main:
+        return
+    ips = images / max(seconds, 1e-9)
+    record = {"step": t.step, "images": t.images_seen, "elapsed_s": round(t.elapsed, 3),
+              "images_per_s": round(ips, 2), **{k: round(v, 6) for k, v in stats.items()}, "time": time.time()}
+    t.run.append_metrics(record)
+    t.run.write_status(step=t.step, images_seen=t.images_seen, images_per_s=round(ips, 2),
+                       elapsed_s=round(t.elapsed, 1), eta_s=_remaining_s(t.cfg, t, ips),
+                       last={k: round(v, 4) for k, v in stats.items() if k in STAT_KEYS})
+    say(None, _log_line(t.step, t.cfg, record))
 
 
 def _stop_requested(t: Trainer, stop: _StopSignal) -> bool:

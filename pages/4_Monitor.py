@@ -54,7 +54,7 @@ if not selected:
 # Watching must not slow training (on a small machine the page shares the trainer's cores):
 # the numbers refresh every few seconds, the charts are redrawn at most every CHART_EVERY.
 REFRESH_S = env_refresh_s(3.0)
-CHART_EVERY = max(10.0, REFRESH_S)
+CHART_EVERY = max(3.0, 3 * REFRESH_S)  # 9 s by default
 any_active = any(is_active(summaries[n]["state"]) for n in selected)
 refresh = REFRESH_S if any_active else None
 

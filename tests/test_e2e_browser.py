@@ -165,7 +165,7 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             settle(page)
             pick(page, "data set", "shapes")
             pick(page, "resolution", "16")
-            for label, value in (("width", 8), ("z dim", 16), ("batch size", 16), ("steps", 400),
+            for label, value in (("width", 8), ("z dim", 16), ("batch size", 16), ("steps", 4000),
                                  ("log every", 5), ("sample every", 25), ("checkpoint every", 50), ("threads", 1)):
                 fill(page, label, value)
             name_box = page.get_by_role("textbox", name="Run name")

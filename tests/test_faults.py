@@ -71,7 +71,8 @@ def test_weights_only_pt_file_loads_with_a_run_and_mismatch_names_tensors(tmp_pa
     run = trained_run("src")
     tensors, _ = load_checkpoint_file(run.latest_checkpoint().weights)
     plain = tmp_path / "g.pt"
-    torch.save({k[len("G_ema."):]: v for k, v in tensors.items() if k.startswith("G_ema.")}, plain)
+    prefix = "G_ema." if any(k.startswith("G_ema.") for k in tensors) else "G."
+    torch.save({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, plain)
     loaded = load_generator("src", checkpoint=plain)
     assert loaded.G(torch.zeros(1, 16), torch.zeros(1, dtype=torch.long)).shape == (1, 3, 16, 16)
 
