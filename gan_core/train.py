@@ -137,14 +137,32 @@ class Trainer:
             ids = [self.device.index] if self.cuda else None
             self.G_train = DDP(self.G, device_ids=ids)
             self.D_train = DDP(self.D, device_ids=ids)
+        self._eager = (self.G_train, self.D_train)
         if cfg.compile:
             self.G_train, self.D_train = _maybe_compile(self.G_train), _maybe_compile(self.D_train)
+        self._compile_pending = cfg.compile
         # Fault injection for tests: poison D's loss once at this step (env, documented in README).
         self._inject_nan_at = int(os.environ.get("GAN_STUDIO_INJECT_NAN_AT_STEP", "0") or 0)
         self._stats: dict[str, torch.Tensor] = {}
         self._stat_count = 0
 
     # ---- one step -------------------------------------------------------------------
+    def step_once(self) -> None:
+        """``train_step``, except that a compiler failure on the first (compiling) step
+        falls back to the eager modules. It surfaces in the first forward pass, before
+        any optimiser step, so the retried step starts from the same state."""
+        if not self._compile_pending:
+            return self.train_step()
+        self._compile_pending = False
+        try:
+            self.train_step()
+        except Exception as exc:  # noqa: BLE001 - any compiler failure means: run eagerly
+            self.G_train, self.D_train = self._eager
+            self._stats, self._stat_count = {}, 0
+            say(self.run if self.dist.main else None,
+                f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); running eagerly")
+            self.train_step()
+
     def train_step(self) -> None:
         """K discriminator updates, then one generator update on the last fakes (as in the
         classic loop: one G forward per D update, its graph kept for G's step)."""
@@ -375,7 +393,7 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
     while True:
         if cfg.minutes <= 0 and t.step >= cfg.steps or t.elapsed >= budget_s:
             break
-        t.train_step()
+        t.step_once()
         t.elapsed = elapsed_at_start + time.perf_counter() - session_start
         at_log = t.step % cfg.log_every == 0
         at_ckpt = t.step % cfg.checkpoint_every == 0

@@ -190,3 +190,13 @@ def test_text_to_class():
     assert resolve_class("3", classes) == 3
     with pytest.raises(ValueError):
         resolve_class("42", classes)
+
+
+def test_compile_falls_back_to_eager_when_the_compiler_fails(monkeypatch, tmp_path):
+    """No C++ compiler for inductor (a real failure mode on CPU): the run still trains."""
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    run = RunDir.create("compiled", tiny_config(compile=True))
+    assert train(run) == "finished"
+    assert "running eagerly" in run.log_path.read_text()
+    assert [r["step"] for r in run.read_metrics()] == [2, 4]
