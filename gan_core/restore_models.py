@@ -186,7 +186,7 @@ class RestorationTask:
         raise NotImplementedError
 
     def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None):
-        return (D or self.D)(x), {}
+        return (self.D if D is None else D)(x), {}
 
     def warmup_steps(self) -> int:
         return WARMUP_STEPS_TIMED if self.cfg.minutes > 0 else int(WARMUP_FRACTION * self.cfg.steps)
@@ -222,7 +222,7 @@ class SRTask(RestorationTask):
         return {"lr": downscale(x, self.cfg.resolution // self.cfg.scale)}
 
     def fake(self, batch: Batch, G: nn.Module | None = None) -> torch.Tensor:
-        return (G or self.G)(batch.extra["lr"])
+        return (self.G if G is None else G)(batch.extra["lr"])
 
     def g_extra(self, fake, batch, step):
         l1 = (fake.float() - batch.x.float()).abs().mean()
@@ -240,7 +240,7 @@ class InpaintTask(RestorationTask):
 
     def fake(self, batch: Batch, G: nn.Module | None = None) -> torch.Tensor:
         mask = batch.extra["mask"]
-        return (G or self.G)(batch.x * (1 - mask), mask)
+        return (self.G if G is None else G)(batch.x * (1 - mask), mask)
 
     def g_extra(self, fake, batch, step):
         mask = batch.extra["mask"]

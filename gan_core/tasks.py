@@ -81,10 +81,10 @@ class ImageTask:
         return torch.randn(len(batch), self.cfg.z_dim, device=self.device)
 
     def fake(self, batch: Batch, G: nn.Module | None = None) -> torch.Tensor:
-        return (G or self.G)(self.latent(batch), batch.y)
+        return (self.G if G is None else G)(self.latent(batch), batch.y)
 
     def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return (D or self.D)(diff_augment(x, self.cfg.augment), batch.y), {}
+        return (self.D if D is None else D)(diff_augment(x, self.cfg.augment), batch.y), {}
 
     def g_extra(self, fake: torch.Tensor, batch: Batch, step: int) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         return None, {}

@@ -215,7 +215,7 @@ class VideoTask(ImageTask):
     def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None):
         """D's summed score; the branch scores are noted so the step can log both D losses.
         In a D step the loop judges the real batch, then the fakes: those two are kept."""
-        D = D or self.D
+        D = self.D if D is None else D
         logits = D(diff_augment(x, self.cfg.augment), batch.y)
         s, t = (D if isinstance(D, DualDiscriminator) else self.D).last_parts
         if x is batch.x:

@@ -15,9 +15,8 @@ from PIL import Image  # noqa: E402
 
 from gan_core import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
-from gan_core.rundir import RunError  # noqa: E402
 from gan_core.sample import png_bytes  # noqa: E402
-from pages._restore_common import caption, loaded_run, pick_image  # noqa: E402
+from pages._restore_common import caption, pick_image, pick_run  # noqa: E402
 
 PREFIX = "ip"
 METHOD_LABELS = {"prior": "Generator prior (latent optimisation)", "model": "Inpainting model (inpaint-gan run)",
@@ -76,18 +75,7 @@ method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, 
 loaded = None
 settings: dict = {}
 if method != "biharmonic":
-    runs = R.fitting_runs("inpaint", method)
-    if not runs:
-        need = "an image GAN (mlp or dcgan)" if method == "prior" else "an inpaint-gan"
-        st.warning(f"No {need} run with a checkpoint yet: train one first (Train page, or "
-                   f"`python -m gan_core train --model {'dcgan' if method == 'prior' else 'inpaint-gan'} ...`).")
-        st.stop()
-    run = st.selectbox("Run", runs, key="ip_run")
-    try:
-        loaded = loaded_run(run, method)
-    except (RunError, ValueError) as exc:
-        st.error(str(exc))
-        st.stop()
+    run, loaded = pick_run("inpaint", method, "ip_run", "inpaint-gan")
     if method == "prior":
         c1, c2, c3 = st.columns(3)
         settings["steps"] = int(c1.number_input("Steps", 1, 5000, 150, key="ip_steps"))

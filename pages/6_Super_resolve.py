@@ -13,9 +13,8 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from gan_core import restore as R  # noqa: E402
-from gan_core.rundir import RunError  # noqa: E402
 from gan_core.sample import png_bytes  # noqa: E402
-from pages._restore_common import caption, loaded_run, pick_image  # noqa: E402
+from pages._restore_common import caption, pick_image, pick_run  # noqa: E402
 
 PREFIX = "sr"
 METHOD_LABELS = {"prior": "Generator prior (PULSE latent search)", "model": "SR model (srgan run)",
@@ -38,18 +37,7 @@ method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, 
 loaded = None
 settings: dict = {}
 if method in ("prior", "model"):
-    runs = R.fitting_runs("superres", method)
-    if not runs:
-        need = "an image GAN (mlp or dcgan)" if method == "prior" else "an srgan"
-        st.warning(f"No {need} run with a checkpoint yet: train one first (Train page, or "
-                   f"`python -m gan_core train --model {'dcgan' if method == 'prior' else 'srgan --scale 4'} ...`).")
-        st.stop()
-    run = st.selectbox("Run", runs, key="sr_run")
-    try:
-        loaded = loaded_run(run, method)
-    except (RunError, ValueError) as exc:
-        st.error(str(exc))
-        st.stop()
+    run, loaded = pick_run("superres", method, "sr_run", "srgan --scale 4")
     if method == "model" and loaded.config.scale != scale:
         st.info(f"Run {run} was trained for x{loaded.config.scale}; its output is resized to x{scale}.")
     if method == "prior":

@@ -21,6 +21,23 @@ def loaded_run(run: str, method: str):
     return _load(run, ckpt.step, method)
 
 
+def pick_run(task: str, method: str, key: str, model_cmd: str) -> tuple[str, object]:
+    """The run picker for the prior/model methods: (run name, loaded weights), or the page
+    stops saying what to train first. ``model_cmd`` is the --model value to suggest."""
+    runs = R.fitting_runs(task, method)
+    if not runs:
+        need = "an image GAN (mlp or dcgan)" if method == "prior" else f"an {model_cmd.split()[0]}"
+        st.warning(f"No {need} run with a checkpoint yet: train one first (Train page, or "
+                   f"`python -m gan_core train --model {'dcgan' if method == 'prior' else model_cmd} ...`).")
+        st.stop()
+    run = st.selectbox("Run", runs, key=key)
+    try:
+        return run, loaded_run(run, method)
+    except (RunError, ValueError) as exc:
+        st.error(str(exc))
+        st.stop()
+
+
 def pick_image(prefix: str) -> tuple[Image.Image | None, str]:
     """A held-out data-set image or an upload, and a name for it (widget keys start with ``prefix``)."""
     source = st.radio("Image", ["Data set image", "Upload"], horizontal=True, key=f"{prefix}_source")
