@@ -149,8 +149,8 @@ class Trainer:
     # ---- one step -------------------------------------------------------------------
     def step_once(self) -> None:
         """``train_step``, except that a compiler failure on the first (compiling) step
-        falls back to the eager modules. It surfaces in the first forward pass, before
-        any optimiser step, so the retried step starts from the same state."""
+        falls back to the eager modules. The failure surfaces in a forward pass of that
+        step (D is compiled again for G's step), so at worst the retry repeats one D update."""
         if not self._compile_pending:
             return self.train_step()
         self._compile_pending = False
@@ -198,18 +198,20 @@ class Trainer:
         distributed = self.dist.world > 1
         if not distributed:
             _requires_grad(self.D, False)  # G's step needs no grads for D's weights
-        with self.autocast():
-            d_gen, _ = task.judge(fake, batch, self.D_train)
-            loss_g = task.adv_weight(self.step) * losses.g_loss(cfg.loss, d_gen.float())
-            extra, extra_logs = task.g_extra(fake, batch, self.step)
-            if extra is not None:
-                loss_g = loss_g + extra
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        grad_norm_g = _grad_norm(self.G)
-        self.opt_g.step()
-        if not distributed:
-            _requires_grad(self.D, True)
+        try:
+            with self.autocast():
+                d_gen, _ = task.judge(fake, batch, self.D_train)
+                loss_g = task.adv_weight(self.step) * losses.g_loss(cfg.loss, d_gen.float())
+                extra, extra_logs = task.g_extra(fake, batch, self.step)
+                if extra is not None:
+                    loss_g = loss_g + extra
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            grad_norm_g = _grad_norm(self.G)
+            self.opt_g.step()
+        finally:
+            if not distributed:
+                _requires_grad(self.D, True)
         if self.G_ema is not None:
             _update_ema(self.G_ema, self.G, min(cfg.ema_decay, (1 + self.step) / (10 + self.step)))
         self.step += 1
