@@ -197,9 +197,8 @@ class RunDir:
             meta["bytes"] = len(blob)
             atomic_write_json(weights.with_suffix(".json"), meta)
         except OSError as exc:
-            for p in (weights, weights.with_suffix(".json")):
-                if p.exists() and read_json(p.with_suffix(".json")) is None:
-                    p.unlink(missing_ok=True)
+            if read_json(weights.with_suffix(".json")) is None:  # weights written, never committed
+                weights.unlink(missing_ok=True)
             raise CheckpointError(f"could not write checkpoint at step {step} in {self.weights_dir}: {exc.strerror or exc}") from exc
         return Checkpoint(step, weights, meta)
 

@@ -73,13 +73,8 @@ def load_generator(run: str | None = None, checkpoint: str | Path | None = None,
     tensors, meta = load_checkpoint_file(path)
     if run_dir is not None:
         cfg = run_dir.config()
-    elif "config" in meta:
-        try:
-            cfg = TrainConfig.from_dict(meta["config"])
-        except ConfigError as exc:
-            raise CheckpointError(f"{path.name}: its stored config is not valid here ({exc})") from None
     else:
-        raise CheckpointError(f"{path.name} carries no GAN Studio metadata (model and config): give --run to take the architecture from a run")
+        cfg = _config_from_meta(meta, path, "give --run to take the architecture from a run")
     classes = list(meta.get("classes") or (run_dir and _classes_of(run_dir)) or [])
     G = build_generator(cfg, len(classes) if cfg.conditional else 0)
     state, used = _generator_state(tensors, ema)
@@ -93,6 +88,16 @@ def load_generator(run: str | None = None, checkpoint: str | Path | None = None,
             D.to(device).eval()
     G.to(device, memory_format=torch.channels_last).eval()  # faster convolutions on CPU and GPU
     return LoadedGenerator(G, cfg, classes, int(meta.get("step", 0)), run or str(path), used, meta, D)
+
+
+def _config_from_meta(meta: dict[str, Any], path: Path, hint: str) -> TrainConfig:
+    """The architecture a checkpoint file carries in its metadata, validated."""
+    if "config" not in meta:
+        raise CheckpointError(f"{path.name} carries no GAN Studio metadata (model and config), so its architecture is unknown: {hint}")
+    try:
+        return TrainConfig.from_dict(meta["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path.name}: its stored config is not valid here ({exc})") from None
 
 
 def _resolve_checkpoint(run_dir: RunDir | None, checkpoint: str | Path | None) -> Path:
@@ -265,9 +270,9 @@ def write_samples(loaded: LoadedGenerator, out: Path, n: int, seed: int = 0, cla
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    labels = class_labels(loaded, n, class_index)
     for start in range(0, n, batch):
         seeds = list(range(seed + start, seed + min(n, start + batch)))
-        labels = class_labels(loaded, n, class_index)
         chunk_labels = labels[start:start + len(seeds)] if labels is not None else None
         images = generate(loaded, seeds, truncation=truncation, labels=chunk_labels)
         for i, s in enumerate(seeds):
@@ -292,13 +297,7 @@ def import_checkpoint(path: Path, name: str, root: Path | None = None) -> RunDir
     generator checked against its own config; nothing is created if that fails."""
     path = Path(path)
     tensors, meta = load_checkpoint_file(path)
-    if "config" not in meta:
-        raise CheckpointError(f"{path.name} carries no GAN Studio metadata (model and config), so its architecture "
-                              "is unknown; sample it with `python -m gan_core sample --run RUN --checkpoint FILE` instead")
-    try:
-        cfg = TrainConfig.from_dict(meta["config"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{path.name}: its stored config is not valid here ({exc})") from None
+    cfg = _config_from_meta(meta, path, "sample it with `python -m gan_core sample --run RUN --checkpoint FILE` instead")
     classes = list(meta.get("classes") or [])
     state, _ = _generator_state(tensors, ema=True)
     _load_strict(build_generator(cfg, len(classes) if cfg.conditional else 0), state, path.name, "generator")
