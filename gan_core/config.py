@@ -19,6 +19,7 @@ MODELS = ("mlp", "dcgan", "srgan", "inpaint-gan", "dvdgan")
 IMAGE_GAN_MODELS = ("mlp", "dcgan")
 LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
 NORMS = ("batch", "none")
+G_NORMS = ("batch", "conditional", "none")  # conditional: class-conditional batch norm (dcgan, dvdgan)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTS = ("color", "translation", "cutout")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -46,6 +47,7 @@ class TrainConfig:
     g_norm: str = "batch"
     d_norm: str = "batch"
     spectral_norm: bool = False
+    minibatch_std: bool = False  # dcgan D: the batch's feature spread as an extra channel
     scale: int = 4  # srgan only
     frames: int = 8  # dvdgan only
     # loss
@@ -85,7 +87,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         _choice("model", self.model, MODELS)
         _choice("loss", self.loss, LOSSES)
-        _choice("g_norm", self.g_norm, NORMS)
+        _choice("g_norm", self.g_norm, G_NORMS)
         _choice("d_norm", self.d_norm, NORMS)
         _choice("device", self.device, DEVICES)
         _choice("on_diverge", self.on_diverge, ("stop", "rollback"))
@@ -131,6 +133,10 @@ class TrainConfig:
             raise ConfigError("resolution", "DCGAN goes up to 128")
         if self.model == "srgan" and self.resolution // self.scale < 4:
             raise ConfigError("scale", f"x{self.scale} from {self.resolution} px leaves under 4 px of input")
+        if self.g_norm == "conditional" and not (self.model in ("dcgan", "dvdgan") and self.conditional):
+            raise ConfigError("g_norm", "'conditional' batch norm needs a conditional dcgan or dvdgan; use 'batch' here")
+        if self.minibatch_std and self.model != "dcgan":
+            raise ConfigError("minibatch_std", "is a dcgan discriminator option")
         if self.loss == "wgan-gp" and self.d_norm == "batch":
             raise ConfigError("d_norm", "wgan-gp's gradient penalty is per sample: use d_norm 'none' with it")
         if self.init_from and not NAME_PATTERN.match(self.init_from):

@@ -80,6 +80,54 @@ class MLPDiscriminator(nn.Module):
         return out
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose gain and bias are looked up per class (de Vries et al. 2017; as in
+    Miyato & Koyama 2018 and BigGAN): the class reaches every layer of G, not only its input
+    (where the class embedding still sits next to z). ``g_norm=conditional``."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+def norm_layer(norm: str, num_classes: int):
+    """A factory of G's normalisation layers: batch, conditional (per-class gain and bias; plain
+    batch norm when there are no classes) or none."""
+    if norm == "conditional" and num_classes:
+        return lambda c: ConditionalBatchNorm2d(c, num_classes)
+    return (lambda c: nn.BatchNorm2d(c)) if norm in ("batch", "conditional") else (lambda c: nn.Identity())
+
+
+def run_layers(layers: nn.Sequential, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """``layers(h)``, handing the classes to the conditional batch norms among them."""
+    for layer in layers:
+        h = layer(h, y) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
+    return h
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's feature spread as one more channel (Karras et al. 2018), so D can
+    tell a batch of near-copies from a varied real batch: the generator pays for collapse."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        n, c, height, width = h.shape
+        g = math.gcd(self.group, n)
+        spread = h.float().view(g, n // g, c, height, width).std(0, unbiased=False)  # [n/g, c, h, w]
+        spread = spread.mean((1, 2, 3)).to(h.dtype)[:, None, None, None].repeat(g, 1, height, width)
+        return torch.cat([h, spread], 1)
+
+
 def _stages(resolution: int) -> int:
     """Number of 2x up/down-sampling stages between 4x4 and ``resolution``."""
     return int(math.log2(resolution)) - 2
@@ -95,7 +143,7 @@ class DCGANGenerator(Generator):
         self.embed = nn.Embedding(num_classes, z_dim) if num_classes else None
         in_dim = z_dim * (2 if num_classes else 1)
         chans = [width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 32 px, width 64: 256, 128, 64
-        bn = (lambda c: nn.BatchNorm2d(c)) if norm == "batch" else (lambda c: nn.Identity())
+        bn = norm_layer(norm, num_classes)
         layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, chans[0], 4, 1, 0, bias=False), bn(chans[0]), nn.ReLU(True)]
         for a, b in zip(chans, chans[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), bn(b), nn.ReLU(True)]
@@ -105,13 +153,14 @@ class DCGANGenerator(Generator):
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
-        return self.net(z[:, :, None, None])
+        return run_layers(self.net, z[:, :, None, None], y)
 
 
 class DCGANDiscriminator(nn.Module):
     """Conv stride 2 + LeakyReLU(0.2) (no norm on the first) ... -> 4x4 conv head."""
 
-    def __init__(self, channels: int, resolution: int, width: int, num_classes: int, norm: str, sn: bool):
+    def __init__(self, channels: int, resolution: int, width: int, num_classes: int, norm: str, sn: bool,
+                 minibatch_std: bool = False):
         super().__init__()
         wrap = _sn if sn else (lambda m: m)
         n = _stages(resolution)
@@ -122,12 +171,13 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.BatchNorm2d(b)] if norm == "batch" else []
             layers += [nn.LeakyReLU(0.2, True)]
         self.features = nn.Sequential(*layers)
-        self.head = wrap(nn.Conv2d(chans[-1], 1, 4, 1, 0, bias=False))
+        self.spread = MinibatchStd() if minibatch_std else None
+        self.head = wrap(nn.Conv2d(chans[-1] + (1 if minibatch_std else 0), 1, 4, 1, 0, bias=False))
         self.embed = wrap(nn.Embedding(num_classes, chans[-1])) if num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)
-        out = self.head(h).flatten()
+        out = self.head(self.spread(h) if self.spread is not None else h).flatten()
         if self.embed is not None:
             out = out + (self.embed(y) * h.sum((2, 3))).sum(1)
         return out
@@ -141,7 +191,7 @@ def dcgan_init(module: nn.Module) -> None:
         weight = module.parametrizations.weight.original
     if name.startswith("Conv") and weight is not None:
         nn.init.normal_(weight, 0.0, 0.02)
-    elif name.startswith("BatchNorm"):
+    elif name.startswith("BatchNorm") and module.weight is not None:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
@@ -154,7 +204,8 @@ def build_image_gan(cfg: TrainConfig, num_classes: int) -> tuple[Generator, nn.M
         d = MLPDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm)
     elif cfg.model == "dcgan":
         g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.g_norm)
-        d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm)
+        d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm,
+                               cfg.minibatch_std)
         g.apply(dcgan_init)
         d.apply(dcgan_init)
     else:

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 from gan_core.cli import _FLAG_HELP  # noqa: E402
-from gan_core.config import (AUGMENTS, DEVICES, LOSSES, MODELS, NORMS, PRESETS, ConfigError,  # noqa: E402
+from gan_core.config import (AUGMENTS, DEVICES, G_NORMS, LOSSES, MODELS, NORMS, PRESETS, ConfigError,  # noqa: E402
                              TrainConfig, preset_for)
 from gan_core.data import list_datasets  # noqa: E402
 from gan_core.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
@@ -35,18 +35,18 @@ HELP.update({
 })
 GROUPS: list[tuple[str, str, list[str]]] = [
     ("Data", ":material/photo_library:", ["data", "resolution", "channels", "conditional"]),
-    ("Model", ":material/account_tree:", ["model", "z_dim", "width", "g_norm", "d_norm", "spectral_norm", "scale", "frames"]),
+    ("Model", ":material/account_tree:", ["model", "z_dim", "width", "g_norm", "d_norm", "spectral_norm", "minibatch_std", "scale", "frames"]),
     ("Loss", ":material/functions:", ["loss", "r1_gamma", "gp_weight", "d_steps"]),
     ("Optimiser", ":material/speed:", ["batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema", "ema_decay", "augment"]),
     ("Schedule", ":material/schedule:", ["steps", "minutes", "log_every", "sample_every", "checkpoint_every",
                                           "eval_every", "eval_samples"]),
     ("Hardware", ":material/memory:", ["device", "threads", "bf16", "compile", "seed", "on_diverge"]),
 ]
-CHOICES = {"model": MODELS, "loss": LOSSES, "g_norm": NORMS, "d_norm": NORMS, "device": DEVICES,
+CHOICES = {"model": MODELS, "loss": LOSSES, "g_norm": G_NORMS, "d_norm": NORMS, "device": DEVICES,
            "on_diverge": ("stop", "rollback"), "channels": (1, 3), "resolution": (16, 32, 64, 128),
            "scale": (2, 4)}
 FLOATS = {"lr_g", "lr_d", "beta1", "beta2", "ema_decay", "r1_gamma", "gp_weight", "minutes"}
-BOOLS = {"conditional", "spectral_norm", "ema", "bf16", "compile"}
+BOOLS = {"conditional", "spectral_norm", "minibatch_std", "ema", "bf16", "compile"}
 ONLY_FOR = {"scale": ("srgan",), "frames": ("dvdgan",), "gp_weight": None}
 FIELDS = [f for _, _, names in GROUPS for f in names]
 

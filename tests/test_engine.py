@@ -55,6 +55,34 @@ def test_r1_and_d_steps_and_augment():
     assert last["images"] == 4 * 2 * 8  # d_steps real batches per generator step
 
 
+def test_conditional_batch_norm_and_minibatch_std():
+    """Per-class BN in G really depends on the class; D's spread channel sees a collapsed batch."""
+    from gan_core.models import ConditionalBatchNorm2d, MinibatchStd
+
+    cfg = tiny_config(conditional=True, g_norm="conditional", minibatch_std=True)
+    run = RunDir.create("cbn", cfg)
+    assert train(run) == "finished"
+    loaded = load_generator("cbn")
+    assert any(isinstance(m, ConditionalBatchNorm2d) for m in loaded.G.modules())
+    cbn = next(m for m in loaded.G.modules() if isinstance(m, ConditionalBatchNorm2d))
+    with torch.no_grad():
+        cbn.gain.weight[1].mul_(3.0)  # class 1 alone gets a different gain
+    a = generate(loaded, [0, 1], class_index=0)
+    b = generate(loaded, [0, 1], class_index=1)
+    assert not torch.allclose(a, b)
+    spread = MinibatchStd(group=4)
+    same = torch.randn(1, 3, 4, 4).repeat(8, 1, 1, 1)
+    varied = torch.randn(8, 3, 4, 4)
+    assert spread(same).shape == (8, 4, 4, 4)
+    assert spread(same)[:, 3].abs().max() == 0 and spread(varied)[:, 3].min() > 0.1
+    with pytest.raises(ConfigError) as err:
+        tiny_config(conditional=False, g_norm="conditional")
+    assert err.value.field == "g_norm"
+    with pytest.raises(ConfigError) as err:
+        tiny_config(model="mlp", minibatch_std=True)
+    assert err.value.field == "minibatch_std"
+
+
 def test_resume_is_exact():
     """Training 4 steps, stopping, and resuming to 8 gives the same weights as 8 straight."""
     straight = RunDir.create("straight", tiny_config(steps=8, checkpoint_every=4))
