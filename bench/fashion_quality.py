@@ -36,9 +36,9 @@ RUNS = {
 }
 
 
-def launch(name: str, minutes: float, root: Path) -> subprocess.Popen:
+def launch(name: str, flags: list[str], minutes: float, root: Path) -> subprocess.Popen:
     env = dict(os.environ, GAN_CHECKPOINTS=str(root), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "gan_core", "train", "--data", "fashion-mnist", *RUNS[name], "--name", name,
+    cmd = [sys.executable, "-m", "gan_core", "train", "--data", "fashion-mnist", *flags, "--name", name,
            "--minutes", str(minutes), "--threads", "1", "--log-every", "100", "--sample-every", "1000",
            "--checkpoint-every", "5000", "--eval-every", "0"]
     log = open(root / f"{name}.out", "w")
@@ -82,21 +82,27 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="samples for the metrics")
     parser.add_argument("--root", type=Path, default=None, help="keep the runs here (default: a temp folder)")
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help="train these instead of studio and classic, e.g. 'mbstd=--minibatch-std' "
+                             "(repeatable; results go to --out-dir as variants_*.json, docs untouched)")
     args = parser.parse_args()
+    runs = dict(RUNS)
+    if args.variant:
+        runs = {v.split("=", 1)[0]: v.split("=", 1)[1].split() if "=" in v else [] for v in args.variant}
     load_dataset("fashion-mnist", 32, 1)  # fail early, clearly, if the data is missing
     root = args.root or Path(tempfile.mkdtemp(prefix="fashion-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"runs in {root}", flush=True)
-    procs = {name: launch(name, args.minutes, root) for name in RUNS}
+    procs = {name: launch(name, flags, args.minutes, root) for name, flags in runs.items()}
     for name, proc in procs.items():
         if proc.wait() != 0:
             sys.exit(f"{name} failed: see {root / (name + '.out')}")
     os.environ["GAN_CHECKPOINTS"] = str(root)
     results = {"minutes": args.minutes, "threads_each": 1, "machine": "2-core AMD EPYC (Zen 4) CPU, both runs at once",
                "runs": {}}
-    docs = ROOT / "docs"
+    docs = ROOT / "docs" if not args.variant else root
     docs.mkdir(exist_ok=True)
-    for name in RUNS:
+    for name in runs:
         run = RunDir.open(name, root)
         records = [r for r in run.read_metrics() if "loss_d" in r]
         status = run.read_status()
@@ -115,9 +121,10 @@ def main() -> None:
         results["runs"][name] = entry
         print(name, json.dumps({k: v for k, v in entry.items() if k != "config"}), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "fashion_quality.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out_dir / "fashion_quality.md").write_text(markdown(results))
-    print((args.out_dir / "fashion_quality.md").read_text())
+    stem = "fashion_quality" if not args.variant else "variants_" + "_".join(runs)
+    (args.out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out_dir / f"{stem}.md").write_text(markdown(results))
+    print((args.out_dir / f"{stem}.md").read_text())
 
 
 def markdown(results: dict) -> str:
