@@ -1,9 +1,11 @@
 """Video GAN in the spirit of DVD-GAN (Clark et al. 2019): one generator, two critics.
 
 * ``VideoGenerator``: z (+ a class embedding) sets the first hidden state and the input
-  of a ConvGRU at 4 x 4 (half the decoder's first width), unrolled over T frames; a
-  shared DCGAN-style decoder (1x1 conv, then ConvT, BN, ReLU; ``cfg.width`` channels)
-  turns every hidden state into a frame. Output
+  of a ConvGRU at 4 x 4 (half the decoder's first width), unrolled over T frames (the
+  motion), and one content map per clip (the item: MoCoGAN's content/motion split, Tulyakov
+  et al. 2018) that every frame gets beside its hidden state; a shared DCGAN-style decoder
+  (1x1 conv, then ConvT, BN, ReLU; ``cfg.width`` channels; per-class BN with
+  ``g_norm=conditional``) turns each into a frame. Output
   ``[B, T, C, R, R]`` in [-1, 1]. Deterministic for a given z: a seed is a whole clip.
 * ``DualDiscriminator`` (one module, so the engine's single D optimiser, checkpoints
   and EMA-free D need nothing new):
@@ -41,7 +43,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _sn
 from .augment import diff_augment
 from .clips import ClipSet, clip_frames_uint8, load_clips
 from .config import TrainConfig
-from .models import DCGANDiscriminator, Generator, _stages, dcgan_init
+from .models import DCGANDiscriminator, Generator, _stages, dcgan_init, norm_layer, run_layers
 from .tasks import TASKS, Batch, ImageTask, InMemorySource
 from . import losses
 
@@ -78,9 +80,10 @@ class VideoGenerator(Generator):
         ch = max(8, c0 // 2)  # the recurrence runs narrower than the decoder (it is the costly part)
         self.to_hidden = nn.Linear(in_dim, ch * 16)
         self.to_input = nn.Linear(in_dim, ch * 16)
+        self.to_content = nn.Linear(in_dim, ch * 16)
         self.gru = ConvGRUCell(ch, ch)
-        bn = (lambda c: nn.BatchNorm2d(c)) if norm == "batch" else (lambda c: nn.Identity())
-        layers: list[nn.Module] = [nn.Conv2d(ch, c0, 1), bn(c0), nn.ReLU(True)]
+        bn = norm_layer(norm, num_classes)
+        layers: list[nn.Module] = [nn.Conv2d(2 * ch, c0, 1), bn(c0), nn.ReLU(True)]
         for a, b in zip(chans, chans[1:]):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), bn(b), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(chans[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
@@ -88,21 +91,24 @@ class VideoGenerator(Generator):
         self.ch = ch
 
     def hidden_states(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-frame latents [B, T, ch, 4, 4] from the ConvGRU."""
+        """Per-frame latents [B, T, 2 ch, 4, 4]: the ConvGRU's state (motion) beside one
+        content map per clip (what the item is), the same for every frame."""
         if self.embed is not None:
             z = torch.cat([z, self.embed(y)], dim=1)
         h = torch.tanh(self.to_hidden(z)).view(-1, self.ch, 4, 4)
         x = self.to_input(z).view(-1, self.ch, 4, 4)
+        content = self.to_content(z).view(-1, self.ch, 4, 4)
         states = []
         for _ in range(self.frames):
             h = self.gru(x, h)
-            states.append(h)
+            states.append(torch.cat([h, content], 1))
         return torch.stack(states, 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         hs = self.hidden_states(z, y)
         b, t = hs.shape[:2]
-        return self.decoder(hs.flatten(0, 1)).view(b, t, *self.out_shape[1:])
+        ys = y.repeat_interleave(t) if y is not None and self.num_classes else None
+        return run_layers(self.decoder, hs.flatten(0, 1), ys).view(b, t, *self.out_shape[1:])
 
 
 # ---------------------------------------------------------------------------- discriminators

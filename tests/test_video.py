@@ -69,8 +69,9 @@ def test_bounce_stays_inside_and_reflects():
     assert (np.abs(np.diff(p, axis=1)) <= np.array([[3.0], [2.5]]) + 1e-9).all()
 
 
-def test_generator_and_both_critics_shapes():
-    cfg = tiny_cfg()
+@pytest.mark.parametrize("g_norm", ["batch", "conditional"])
+def test_generator_and_both_critics_shapes(g_norm):
+    cfg = tiny_cfg(g_norm=g_norm)
     G, D = build_generator(cfg, 5), build_discriminator(cfg, 5)
     assert isinstance(D, DualDiscriminator) and D.k == 4
     z, y = torch.randn(3, cfg.z_dim), torch.tensor([0, 2, 4])
