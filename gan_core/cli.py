@@ -39,7 +39,7 @@ _FLAG_HELP = {
     "model": "mlp | dcgan | srgan | inpaint-gan | dvdgan",
     "z_dim": "latent size",
     "width": "base channel count (64 = the classic DCGAN)",
-    "g_norm": "batch | conditional (per-class gain and bias; conditional dcgan/dvdgan) | none", "d_norm": "batch | none",
+    "g_norm": "batch | conditional (per-class gain and bias in a conditional dcgan/dvdgan) | none", "d_norm": "batch | none",
     "spectral_norm": "spectral normalisation in D",
     "minibatch_std": "dcgan D sees the batch's feature spread (discourages near-identical samples)",
     "scale": "super-resolution factor (srgan): 2 or 4",

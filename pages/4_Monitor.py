@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -15,7 +14,7 @@ from gan_core.rundir import RunDir, RunError  # noqa: E402
 from gan_core.views import state_colour as badge_colour  # noqa: E402
 from gan_core.views import (CHARTS, EVAL_KEYS, MetricsReader, chart_figure, d_output_axis, diversity_trend,  # noqa: E402
                             duration_text, eta_text, health_warnings, healthy_note, is_active,
-                            log_tail_text, point_count, run_summary, split_records)
+                            log_tail_text, point_count, run_summary, split_records, variety_figure)
 from ui.common import env_refresh_s, go, jobs, open_run, page_setup, runs_safe  # noqa: E402
 
 page_setup("Monitor")
@@ -51,12 +50,17 @@ if not selected:
     st.info("Pick at least one run above.")
     st.stop()
 
-# Watching must not slow training (on a small machine the page shares the trainer's cores):
-# the numbers refresh every few seconds, the charts are redrawn at most every CHART_EVERY.
+# Watching must not slow training (on a small machine the page, and the browser drawing it,
+# share the trainer's cores; bench/monitor_overhead.py measures it). Two kinds of fragment,
+# each on its own clock: a run's numbers (one small HTML block) every REFRESH_S, and the
+# charts, grids and health checks every CHART_EVERY, as often as TensorBoard reloads by
+# default; redrawing six Plotly charts is most of what the browser spends. "Refresh charts"
+# redraws them at once.
 REFRESH_S = env_refresh_s(3.0)
-CHART_EVERY = max(3.0, 3 * REFRESH_S)  # 9 s by default
+CHART_EVERY = env_refresh_s(30.0, "GAN_STUDIO_CHART_S")
 any_active = any(is_active(summaries[n]["state"]) for n in selected)
 refresh = REFRESH_S if any_active else None
+chart_refresh = CHART_EVERY if any_active else None
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -101,52 +105,72 @@ def controls(run: RunDir, state: str) -> None:
         st.error(f"{run.name}: {exc}")
 
 
-def header(name: str) -> dict | None:
+def header(name: str) -> None:
+    """A run's name, state and buttons (redrawn when its state changes) around its live numbers."""
     run = open_run(name)
     if run is None:
         st.warning(f"{name} has disappeared.")
-        return None
+        return
     s = run_summary(run)
     status = run.read_status()
     with st.container(border=True):
-        h1, h2, h3, h4, h5 = st.columns([2, 0.9, 0.8, 0.8, 3.2])
+        h1, h2, h3 = st.columns([1.8, 3, 3.2])
         h1.markdown(f"**{name}** &nbsp;<span class='studio-badge studio-{badge_colour(s['state'])}'>{s['badge']}</span>",
                     unsafe_allow_html=True)
         h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px")
-        h2.metric(f"Step of {s['total_steps']:,}" if s["total_steps"] else "Step", f"{s['step']:,}")
-        ips = s["images_per_s"]
-        h3.metric("Images/s", f"{ips:,.0f}" if isinstance(ips, (int, float)) else "–")
-        h4.metric("Elapsed", duration_text(status.get("elapsed_s")))
-        with h5:
-            eta = eta_text(status.get("eta_s")) if is_active(s["state"]) else ""
-            st.progress(s["progress"], text=f"{s['progress']:.0%}" + (f" · {eta}" if eta else ""))
+        with h2:
+            numbers(name, s["state"])
+        with h3:
             controls(run, s["state"])
         if s["state"] in ("failed", "crashed", "diverged") and s["error"]:
             st.error(f"**{s['state'].capitalize()}:** {s['error']}", icon=":material/error:")
             if status.get("traceback"):
                 with st.expander("Traceback"):
                     st.code(status["traceback"], language="text")
-    return s
 
 
 @st.fragment(run_every=refresh)
-def live() -> None:
-    fresh = {name: header(name) for name in selected}
+def numbers(name: str, shown_state: str) -> None:
+    """Step, images/s, elapsed time and progress, as one small block. When the run's state
+    changes (it finished, failed, was stopped) the whole page reruns, so badge, buttons and
+    refresh clocks follow."""
+    run = open_run(name)
+    if run is None:
+        return
+    s = run_summary(run)
+    if s["state"] != shown_state:
+        st.rerun()
+    status = run.read_status()
+    ips = s["images_per_s"]
+    eta = eta_text(status.get("eta_s")) if is_active(s["state"]) else ""
+    step_label = f"step of {s['total_steps']:,}" if s["total_steps"] else "step"
+    cells = [(f"{s['step']:,}", step_label), (f"{ips:,.0f}" if isinstance(ips, (int, float)) else "–", "images/s"),
+             (duration_text(status.get("elapsed_s")), "elapsed"), (f"{s['progress']:.0%}", eta or "progress")]
+    stats = "".join(f"<div><b>{value}</b><span>{label}</span></div>" for value, label in cells)
+    st.markdown(f"<div class='studio-stats' id='stats-{name}'>{stats}</div>"
+                f"<div class='studio-bar'><div style='width:{100 * s['progress']:.1f}%'></div></div>",
+                unsafe_allow_html=True)
+
+
+def figure(key: tuple, build):
+    """The figure from the previous redraw when ``key`` (its data's identity) is unchanged, so
+    a click on the grid slider or a finished run's page rebuilds no Plotly figure."""
+    figures = st.session_state.get("_figures", {})
+    fig = figures.get(key) or build()
+    st.session_state.setdefault("_figures_next", {})[key] = fig
+    return fig
+
+
+@st.fragment(run_every=chart_refresh)
+def live_charts() -> None:
+    st.session_state["_figures_next"] = {}
     data: dict[str, list] = {}
     evals: dict[str, list] = {}
     for name in selected:
         r = reader(name)
         train, ev = split_records(r.read() if r else [])
         data[name], evals[name] = train, ev
-    # Charts are redrawn from scratch when their data change, so they change at most every
-    # CHART_EVERY seconds (the numbers above them still update on every refresh).
-    snap_key = ("|".join(selected), smoothing)
-    snap = st.session_state.get("_chart_snapshot")
-    now = time.monotonic()
-    if snap is None or snap["key"] != snap_key or now - snap["time"] >= CHART_EVERY or not any(data.values()):
-        snap = {"key": snap_key, "time": now, "counts": {n: len(v) for n, v in data.items()}}
-        st.session_state["_chart_snapshot"] = snap
-    data = {n: v[:snap["counts"].get(n, len(v))] for n, v in data.items()}
+    version = tuple((n, len(data[n]), len(evals[n])) for n in selected)  # records only ever get appended
     primary = open_run(selected[0])
     try:
         cfg = primary.config() if primary else None
@@ -157,8 +181,12 @@ def live() -> None:
 
     left, right = st.columns([2.5, 1], gap="large")
     with left:
-        st.markdown(f"<span class='studio-caption' id='chart-points'>{points} logged points · step {last_step:,}</span>",
-                    unsafe_allow_html=True)
+        c1, c2 = st.columns([4, 1])
+        every = f" · charts redraw every {CHART_EVERY:g} s" if chart_refresh else ""
+        c1.markdown(f"<span class='studio-caption' id='chart-points'>{points} logged points · step {last_step:,}"
+                    f"{every}</span>", unsafe_allow_html=True)
+        c2.button("Refresh charts", icon=":material/refresh:", key="refresh_charts", type="tertiary",
+                  help="Redraw the charts now (a button inside this part of the page reruns only it).")
         if points == 0:
             st.info("Waiting for the first log line — curves appear after `log_every` steps.",
                     icon=":material/hourglass_top:")
@@ -170,8 +198,10 @@ def live() -> None:
                     ref, ref_text = (0.5, "0.5: G fools D") if title == "D's accuracy" else (None, "")
                     if title == "D(x) and D(G(z))":
                         y_title, ref, ref_text = d_title, d_ref, d_ref_text
-                    fig = chart_figure(title, keys, data, smoothing if title != "Speed" else 0.0, y_title,
-                                       reference=ref, reference_text=ref_text)
+                    smooth = smoothing if title != "Speed" else 0.0
+                    fig = figure((title, version, smooth, y_title),
+                                 lambda: chart_figure(title, keys, data, smooth, y_title, reference=ref,
+                                                      reference_text=ref_text))
                     col.plotly_chart(fig, key=f"chart_{title}", config={"displaylogo": False})
             if any(evals.values()):
                 space = next((rec.get("feature_space") for recs in evals.values() for rec in recs
@@ -180,10 +210,11 @@ def live() -> None:
                         if any(k in rec for recs in evals.values() for rec in recs)]
                 cols = st.columns(2)
                 for j, (k, label) in enumerate(keys):
-                    fig = chart_figure(f"{label} · {space}", [(k, label)], evals, 0.0, label, height=260)
+                    fig = figure(("eval", k, version, space),
+                                 lambda: chart_figure(f"{label} · {space}", [(k, label)], evals, 0.0, label, height=260))
                     cols[j % 2].plotly_chart(fig, key=f"eval_{k}", config={"displaylogo": False})
     status = primary.read_status() if primary else {}
-    state = (fresh.get(selected[0]) or {}).get("state")
+    state = run_summary(primary)["state"] if primary else None
     trend = None
     if primary is not None and cfg is not None and cfg.is_image_gan:
         grids = tuple((step, str(path), path.stat().st_mtime) for step, path in primary.sample_grids())
@@ -208,17 +239,23 @@ def live() -> None:
         g1, g2 = st.columns([1, 1.5], gap="large")
         with g1:
             if trend is not None and len(trend.values) > 2:
-                import plotly.graph_objects as go_
-
-                fig = go_.Figure(go_.Scatter(x=trend.steps, y=trend.values, mode="lines+markers",
-                                             line=dict(color="#10B981", width=2)))
-                fig.update_layout(title="Sample variety (mean pairwise distance of the grid)", height=260,
-                                  template="plotly_white", margin=dict(l=10, r=10, t=40, b=10),
-                                  xaxis_title="step", yaxis_title="distance", title_font=dict(size=15))
+                fig = figure(("variety", tuple(trend.steps)), lambda: variety_figure(trend))
                 st.plotly_chart(fig, key="diversity", config={"displaylogo": False})
         with g2:
             with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
                 st.code(log_tail_text(primary, 60) or "(empty)", language="text")
+    st.session_state["_figures"] = st.session_state.pop("_figures_next")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def grid_png(path: str, mtime: float, tile: int) -> bytes:
+    """A grid as shown (a tall one cut to its first rows), encoded once, not on every refresh."""
+    image = Image.open(io.BytesIO(Path(path).read_bytes()))
+    if tile and image.height > image.width * 1.2:  # few classes: a tall grid; show its first rows
+        image = image.crop((0, 0, image.width, 2 + tile * max(1, (image.width - 2) // tile)))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def samples(primary: RunDir, cfg) -> None:
@@ -235,11 +272,9 @@ def samples(primary: RunDir, cfg) -> None:
         st.session_state[key] = steps[-1]
     st.session_state[f"_{key}_max"] = steps[-1]
     chosen = st.session_state[key]
+    path = dict(grids)[chosen]
     try:
-        image = Image.open(io.BytesIO(dict(grids)[chosen].read_bytes()))
-        tile = cfg.resolution + 2 if cfg is not None else None
-        if tile and image.height > image.width * 1.2:  # few classes: a tall grid; show its first rows
-            image = image.crop((0, 0, image.width, 2 + tile * max(1, (image.width - 2) // tile)))
+        image = grid_png(str(path), path.stat().st_mtime, cfg.resolution + 2 if cfg is not None else 0)
         st.image(image, width="stretch",
                  caption=f"Same fixed noise at step {chosen:,}" + (" · one column per class" if cfg and cfg.conditional else ""))
     except (OSError, ValueError):
@@ -249,7 +284,9 @@ def samples(primary: RunDir, cfg) -> None:
                          label_visibility="collapsed",
                          help="The same fixed noise at every step: slide to watch the images form.")
 
-live()
+for name in selected:
+    header(name)
+live_charts()
 
 if st.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])

@@ -42,7 +42,7 @@ def studio(tmp_path):
     port = free_port()
     env = dict(os.environ)
     env.update(GAN_CHECKPOINTS=str(tmp_path / "checkpoints"), GAN_DATA=str(tmp_path / "data"),
-               GAN_STUDIO_REFRESH_S="1", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+               GAN_STUDIO_REFRESH_S="1", GAN_STUDIO_CHART_S="2", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

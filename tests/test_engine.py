@@ -75,8 +75,9 @@ def test_conditional_batch_norm_and_minibatch_std():
     varied = torch.randn(8, 3, 4, 4)
     assert spread(same).shape == (8, 4, 4, 4)
     assert spread(same)[:, 3].abs().max() == 0 and spread(varied)[:, 3].min() > 0.1
+    assert tiny_config(conditional=False, g_norm="conditional").g_norm == "conditional"  # plain BN then
     with pytest.raises(ConfigError) as err:
-        tiny_config(conditional=False, g_norm="conditional")
+        tiny_config(model="mlp", g_norm="conditional")
     assert err.value.field == "g_norm"
     with pytest.raises(ConfigError) as err:
         tiny_config(model="mlp", minibatch_std=True)

@@ -136,6 +136,16 @@ def test_chart_figure_has_reference_line_and_one_trace_per_run():
     assert views.point_count(runs) == 3
 
 
+def test_long_runs_are_thinned_for_charts_keeping_the_newest_point():
+    xs, ys = list(range(1000)), [float(i) for i in range(1000)]
+    tx, ty = views.thin(xs, ys, 200)
+    assert len(tx) <= 200 and tx[-1] == 999 and ty[-1] == 999.0 and tx == sorted(tx)
+    assert views.thin(xs[:50], ys[:50], 200) == (xs[:50], ys[:50])
+    fig = views.chart_figure("Losses", [("loss_d", "loss D")], {"a": [rec(i) for i in range(1000)]}, 0.6)
+    assert all(len(trace.x) <= views.MAX_CHART_POINTS for trace in fig.data)
+    assert fig.data[1].x[-1] == 999  # the smoothed line ends at the newest step
+
+
 def test_healthy_notes_cover_every_loss():
     from gan_core.config import LOSSES
 

@@ -42,6 +42,11 @@ _CSS = """
   .studio-blue {background: #DBEAFE; color: #1E40AF;}
   .studio-gray {background: #F1F5F9; color: #475569;}
   .studio-caption {color: #6B6883; font-size: .85rem;}
+  .studio-stats {display: flex; gap: 1.6rem; flex-wrap: wrap; align-items: baseline;}
+  .studio-stats b {display: block; font-size: 1.45rem; font-weight: 600; color: #1E1B2E; line-height: 1.3;}
+  .studio-stats span {color: #6B6883; font-size: .85rem;}
+  .studio-bar {height: .45rem; background: #EEF0FF; border-radius: 999px; margin-top: .45rem; overflow: hidden;}
+  .studio-bar div {height: 100%; background: #4F46E5; border-radius: 999px;}
   div[data-testid="stImageCaption"] {font-family: ui-monospace, monospace; font-size: .75rem;}
 </style>
 """
@@ -112,8 +117,9 @@ def badge(state: str) -> str:
     return state_badge(state)
 
 
-def env_refresh_s(default: float = 2.0) -> float:
+def env_refresh_s(default: float = 2.0, variable: str = "GAN_STUDIO_REFRESH_S") -> float:
+    """Seconds from an environment variable (at least 0.2), or ``default`` if unset or not a number."""
     try:
-        return max(0.2, float(os.environ.get("GAN_STUDIO_REFRESH_S", default)))
+        return max(0.2, float(os.environ.get(variable, default)))
     except ValueError:
         return default
