@@ -6,7 +6,7 @@ docs/video_sample.gif.
 1. Trains a class-conditional dvdgan on moving-fashion (32 px, T = 8) through the engine
    (``RunDir.create`` + ``train``) for a wall-clock budget.
 2. Trains a small frame classifier on single frames of real train clips (~1 minute).
-3. Measures, for generated clips (EMA G, 50 per class) and for real test clips:
+3. Measures, for generated clips (EMA G and raw G, 50 per class each) and for real test clips:
    - frame-to-frame SSIM (mean over consecutive frame pairs; skimage, data range 1);
    - per-frame class agreement: share of frames the classifier puts in the clip's class
      (the conditioning class for generated clips, the true label for real ones);
