@@ -529,6 +529,7 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "loss": cfg.loss if cfg else "?",
         "resolution": cfg.resolution if cfg else None,
         "images_per_s": status.get("images_per_s"),
+        "elapsed_s": status.get("elapsed_s"),
         "eta": eta_text(status.get("eta_s")) if is_active(state) else "",
         "created": status.get("created"),
         "error": status.get("error"),

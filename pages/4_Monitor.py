@@ -13,8 +13,8 @@ from PIL import Image  # noqa: E402
 from gan_core.rundir import RunDir, RunError  # noqa: E402
 from gan_core.views import state_colour as badge_colour  # noqa: E402
 from gan_core.views import (CHARTS, EVAL_KEYS, MetricsReader, chart_figure, d_output_axis, diversity_trend,  # noqa: E402
-                            duration_text, eta_text, health_warnings, healthy_note, is_active,
-                            log_tail_text, point_count, run_summary, split_records, variety_figure)
+                            duration_text, health_warnings, healthy_note, is_active, log_tail_text,
+                            point_count, run_state, run_summary, split_records, variety_figure)
 from ui.common import env_refresh_s, go, jobs, open_run, page_setup, runs_safe  # noqa: E402
 
 page_setup("Monitor")
@@ -140,12 +140,10 @@ def numbers(name: str, shown_state: str) -> None:
     s = run_summary(run)
     if s["state"] != shown_state:
         st.rerun()
-    status = run.read_status()
     ips = s["images_per_s"]
-    eta = eta_text(status.get("eta_s")) if is_active(s["state"]) else ""
     step_label = f"step of {s['total_steps']:,}" if s["total_steps"] else "step"
     cells = [(f"{s['step']:,}", step_label), (f"{ips:,.0f}" if isinstance(ips, (int, float)) else "–", "images/s"),
-             (duration_text(status.get("elapsed_s")), "elapsed"), (f"{s['progress']:.0%}", eta or "progress")]
+             (duration_text(s["elapsed_s"]), "elapsed"), (f"{s['progress']:.0%}", s["eta"] or "progress")]
     stats = "".join(f"<div><b>{value}</b><span>{label}</span></div>" for value, label in cells)
     st.markdown(f"<div class='studio-stats' id='stats-{name}'>{stats}</div>"
                 f"<div class='studio-bar'><div style='width:{100 * s['progress']:.1f}%'></div></div>",
@@ -214,7 +212,7 @@ def live_charts() -> None:
                                  lambda: chart_figure(f"{label} · {space}", [(k, label)], evals, 0.0, label, height=260))
                     cols[j % 2].plotly_chart(fig, key=f"eval_{k}", config={"displaylogo": False})
     status = primary.read_status() if primary else {}
-    state = run_summary(primary)["state"] if primary else None
+    state = run_state(primary) if primary else None
     trend = None
     if primary is not None and cfg is not None and cfg.is_image_gan:
         grids = tuple((step, str(path), path.stat().st_mtime) for step, path in primary.sample_grids())
