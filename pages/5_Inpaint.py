@@ -15,8 +15,7 @@ from PIL import Image  # noqa: E402
 
 from gan_core import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
-from gan_core.sample import png_bytes  # noqa: E402
-from pages._restore_common import caption, pick_image, pick_run  # noqa: E402
+from pages._restore_common import caption, pick_image, pick_run, prior_settings, result_tools, run_beside_baseline  # noqa: E402
 
 PREFIX = "ip"
 METHOD_LABELS = {"prior": "Generator prior (latent optimisation)", "model": "Inpainting model (inpaint-gan run)",
@@ -77,32 +76,16 @@ settings: dict = {}
 if method != "biharmonic":
     run, loaded = pick_run("inpaint", method, "ip_run", "inpaint-gan")
     if method == "prior":
-        c1, c2, c3 = st.columns(3)
-        settings["steps"] = int(c1.number_input("Steps", 1, 5000, 150, key="ip_steps"))
-        settings["restarts"] = int(c2.number_input("Restarts", 1, 256, 8, key="ip_restarts"))
-        settings["seed"] = int(c3.number_input("Seed", 0, 1_000_000, 0, key="ip_seed"))
-        if loaded.conditional:
-            choice = st.selectbox("Class", ["try all"] + loaded.classes, key="ip_class")
-            settings["class_index"] = None if choice == "try all" else loaded.classes.index(choice)
+        settings = prior_settings("ip", loaded, default_steps=150)
         settings["blend"] = st.selectbox("Blending", ["poisson", "feather", "paste"], key="ip_blend")
 
 mask_bytes = np.asarray(mask.convert("L")).tobytes()
 key = (image_name, image.tobytes(), mask_bytes, demo, method, loaded.source if loaded else None,
        loaded.step if loaded else None, tuple(sorted(settings.items())))
 if st.button("Run", type="primary", key="ip_run_button"):
-    bar = st.progress(0.0, text="Restoring ...")
-    try:
-        result = R.inpaint(degraded, mask, method, loaded, progress=lambda f: bar.progress(f, text=f"Restoring ... {f:.0%}"), **settings)
-        error = None
-    except (R.RestoreError, ValueError) as exc:
-        result, error = None, str(exc)
-    try:
-        baseline = R.inpaint(degraded, mask, "biharmonic") if method != "biharmonic" else None
-        baseline_error = None
-    except R.RestoreError as exc:
-        baseline, baseline_error = None, str(exc)
-    bar.empty()
-    st.session_state["ip_result"] = {"key": key, "result": result, "error": error, "baseline": baseline, "baseline_error": baseline_error}
+    run_beside_baseline("ip_result", key, "Restoring",
+                        lambda progress: R.inpaint(degraded, mask, method, loaded, progress=progress, **settings),
+                        lambda: R.inpaint(degraded, mask, "biharmonic") if method != "biharmonic" else None)
 
 state = st.session_state.get("ip_result")
 if state is None or state["key"] != key:
@@ -128,10 +111,4 @@ else:
 if demo:
     cols[3].image(R.enlarge(image), caption="Original", width=192)
 if result is not None:
-    position = st.slider("Before / after (result left of the line)", 0.0, 1.0, 0.5, key="ip_wipe")
-    st.image(R.wipe(R.enlarge(degraded, 256), R.enlarge(result.image, 256), position), width=256)
-    if result.info:
-        with st.expander("Details"):
-            st.json({k: v for k, v in result.info.items()})
-    st.download_button("Download result (PNG)", png_bytes(result.image, {"software": "GAN Studio", "method": method}),
-                       file_name=f"inpainted-{method}-{image_name or 'image'}.png", mime="image/png", key="ip_download")
+    result_tools("ip", degraded, result, method, f"inpainted-{method}-{image_name or 'image'}.png")

@@ -13,8 +13,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from gan_core import restore as R  # noqa: E402
-from gan_core.sample import png_bytes  # noqa: E402
-from pages._restore_common import caption, pick_image, pick_run  # noqa: E402
+from pages._restore_common import caption, pick_image, pick_run, prior_settings, result_tools, run_beside_baseline  # noqa: E402
 
 PREFIX = "sr"
 METHOD_LABELS = {"prior": "Generator prior (PULSE latent search)", "model": "SR model (srgan run)",
@@ -41,26 +40,14 @@ if method in ("prior", "model"):
     if method == "model" and loaded.config.scale != scale:
         st.info(f"Run {run} was trained for x{loaded.config.scale}; its output is resized to x{scale}.")
     if method == "prior":
-        c1, c2, c3 = st.columns(3)
-        settings["steps"] = int(c1.number_input("Steps", 1, 5000, 100, key="sr_steps"))
-        settings["restarts"] = int(c2.number_input("Restarts", 1, 256, 8, key="sr_restarts"))
-        settings["seed"] = int(c3.number_input("Seed", 0, 1_000_000, 0, key="sr_seed"))
-        if loaded.conditional:
-            choice = st.selectbox("Class", ["try all"] + loaded.classes, key="sr_class")
-            settings["class_index"] = None if choice == "try all" else loaded.classes.index(choice)
+        settings = prior_settings("sr", loaded, default_steps=100)
 
 key = (image_name, image.tobytes(), scale, demo, method, loaded.source if loaded else None,
        loaded.step if loaded else None, tuple(sorted(settings.items())))
 if st.button("Run", type="primary", key="sr_run_button"):
-    bar = st.progress(0.0, text="Upscaling ...")
-    try:
-        result = R.superres(low, scale, method, loaded, progress=lambda f: bar.progress(f, text=f"Upscaling ... {f:.0%}"), **settings)
-        error = None
-    except (R.RestoreError, ValueError) as exc:
-        result, error = None, str(exc)
-    baseline = R.superres(low, scale, "bicubic") if method != "bicubic" else None
-    bar.empty()
-    st.session_state["sr_result"] = {"key": key, "result": result, "error": error, "baseline": baseline}
+    run_beside_baseline("sr_result", key, "Upscaling",
+                        lambda progress: R.superres(low, scale, method, loaded, progress=progress, **settings),
+                        lambda: R.superres(low, scale, "bicubic") if method != "bicubic" else None)
 
 state = st.session_state.get("sr_result")
 shown = R.enlarge(low, 192)
@@ -74,6 +61,8 @@ cols = st.columns(4 if demo else 3)
 cols[0].image(shown, caption=f"Input {low.size[0]}x{low.size[1]}", width=192)
 if baseline is not None:
     cols[1].image(R.enlarge(baseline.image), caption=caption("Bicubic (baseline)", baseline, original), width=192)
+elif state["baseline_error"]:
+    cols[1].info(f"Baseline: {state['baseline_error']}")
 else:
     cols[1].caption("The result is the baseline.")
 if result is not None:
@@ -83,10 +72,4 @@ else:
 if demo:
     cols[3].image(R.enlarge(image), caption=f"Original {image.size[0]}x{image.size[1]}", width=192)
 if result is not None:
-    position = st.slider("Before / after (result left of the line)", 0.0, 1.0, 0.5, key="sr_wipe")
-    st.image(R.wipe(R.enlarge(low, 256), R.enlarge(result.image, 256), position), width=256)
-    if result.info:
-        with st.expander("Details"):
-            st.json(result.info)
-    st.download_button("Download result (PNG)", png_bytes(result.image, {"software": "GAN Studio", "method": method}),
-                       file_name=f"superres-x{scale}-{method}-{image_name or 'image'}.png", mime="image/png", key="sr_download")
+    result_tools("sr", low, result, method, f"superres-x{scale}-{method}-{image_name or 'image'}.png")

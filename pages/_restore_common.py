@@ -1,4 +1,5 @@
-"""What the Inpaint and Super-resolve pages share: picking an image, loading a run, captions."""
+"""What the Inpaint and Super-resolve pages share: picking an image, loading a run, running a
+method beside its baseline, captions."""
 from __future__ import annotations
 
 import streamlit as st
@@ -7,6 +8,7 @@ from PIL import Image
 from gan_core import restore as R
 from gan_core.data import list_datasets
 from gan_core.rundir import RunDir, RunError
+from gan_core.sample import png_bytes
 
 
 @st.cache_resource(show_spinner="Loading the run's weights ...", max_entries=4)
@@ -62,6 +64,47 @@ def pick_image(prefix: str) -> tuple[Image.Image | None, str]:
     except Exception as exc:  # noqa: BLE001 - a set that fails to load is shown, not raised
         st.error(f"Could not load {name}: {exc}")
         return None, ""
+
+
+def prior_settings(prefix: str, loaded, default_steps: int) -> dict:
+    """The generator-prior search's knobs (steps, restarts, seed, class), as keyword arguments."""
+    c1, c2, c3 = st.columns(3)
+    settings = {"steps": int(c1.number_input("Steps", 1, 5000, default_steps, key=f"{prefix}_steps")),
+                "restarts": int(c2.number_input("Restarts", 1, 256, 8, key=f"{prefix}_restarts")),
+                "seed": int(c3.number_input("Seed", 0, 1_000_000, 0, key=f"{prefix}_seed"))}
+    if loaded.conditional:
+        choice = st.selectbox("Class", ["try all"] + loaded.classes, key=f"{prefix}_class")
+        settings["class_index"] = None if choice == "try all" else loaded.classes.index(choice)
+    return settings
+
+
+def run_beside_baseline(state_key: str, key: tuple, verb: str, restore, baseline) -> None:
+    """``restore(progress)`` under a progress bar, then ``baseline()`` (None when the method is
+    the baseline); both results, or their errors, are kept in the session under ``state_key``
+    with the inputs' ``key``, so the page shows them until an input changes."""
+    bar = st.progress(0.0, text=f"{verb} ...")
+    try:
+        result, error = restore(lambda f: bar.progress(f, text=f"{verb} ... {f:.0%}")), None
+    except (R.RestoreError, ValueError) as exc:
+        result, error = None, str(exc)
+    try:
+        base, base_error = baseline(), None
+    except R.RestoreError as exc:
+        base, base_error = None, str(exc)
+    bar.empty()
+    st.session_state[state_key] = {"key": key, "result": result, "error": error, "baseline": base,
+                                   "baseline_error": base_error}
+
+
+def result_tools(prefix: str, before: Image.Image, result: R.RestoreResult, method: str, file_name: str) -> None:
+    """Below a result: a before/after wipe, the method's details and a PNG download."""
+    position = st.slider("Before / after (result left of the line)", 0.0, 1.0, 0.5, key=f"{prefix}_wipe")
+    st.image(R.wipe(R.enlarge(before, 256), R.enlarge(result.image, 256), position), width=256)
+    if result.info:
+        with st.expander("Details"):
+            st.json(dict(result.info))
+    st.download_button("Download result (PNG)", png_bytes(result.image, {"software": "GAN Studio", "method": method}),
+                       file_name=file_name, mime="image/png", key=f"{prefix}_download")
 
 
 def caption(label: str, result: R.RestoreResult | None, original: Image.Image | None) -> str:
