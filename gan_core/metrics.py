@@ -14,6 +14,9 @@ and (conditional runs) class accuracy.
 - Precision/recall: k-NN manifolds (Kynkäänniemi et al. 2019, k=3) on the same
   features, on equal numbers of real and generated images. Precision = share of
   generated images inside some real image's k-NN ball; recall = the converse.
+- Density/coverage (Naeem et al. 2020, k=5): the same comparison using only the reals'
+  k-NN balls, so off-manifold fakes cannot inflate the diversity figure the way they can
+  inflate recall. Coverage = share of real images with a generated image inside their ball.
 - Class accuracy (conditional runs): share of samples the offline classifier assigns to
   the class that was asked for. On real labelled images it is the classifier's accuracy.
 
@@ -36,8 +39,10 @@ from torch import nn
 from . import _torchvision  # noqa: F401  (torchmetrics imports torchvision: guard first)
 from .features import FEATURES, ClassifierFeatures, FeatureExtractor, accuracy_of, get_extractor, load_classifier
 
-RESULT_KEYS = ("feature_space", "n", "n_real", "fid", "kid_mean", "kid_std", "precision", "recall", "class_accuracy")
+RESULT_KEYS = ("feature_space", "n", "n_real", "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+               "class_accuracy")
 K_NEIGHBOURS = 3
+DC_NEIGHBOURS = 5  # density/coverage: the paper's k
 KID_SUBSETS = 50
 IN_RUN_KID_SUBSETS = 20  # KID's subsets dominate an evaluation's CPU time; fewer inside the run
 KID_SUBSET_SIZE = 1000
@@ -84,18 +89,44 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subset_size: int |
     return float(mean), float(std), size
 
 
+def _radii(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each point to its k-th nearest neighbour in ``x``, itself excluded."""
+    return torch.cat([torch.cdist(x[s:s + 1000], x).kthvalue(k + 1, dim=1).values for s in range(0, len(x), 1000)])
+
+
+def _balls_hit(points: torch.Tensor, centres: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """For each point, how many of the balls (``centres``, radii ``r``) it lies in."""
+    return torch.cat([(torch.cdist(points[s:s + 1000], centres) <= r.unsqueeze(0)).sum(dim=1)
+                      for s in range(0, len(points), 1000)])
+
+
 def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = K_NEIGHBOURS) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls."""
-
-    def radii(x: torch.Tensor) -> torch.Tensor:  # distance to the k-th neighbour, self excluded
-        return torch.cat([torch.cdist(x[s:s + 1000], x).kthvalue(k + 1, dim=1).values for s in range(0, len(x), 1000)])
-
-    def covered(points: torch.Tensor, centres: torch.Tensor, r: torch.Tensor) -> float:
-        inside = [(torch.cdist(points[s:s + 1000], centres) <= r.unsqueeze(0)).any(dim=1) for s in range(0, len(points), 1000)]
-        return float(torch.cat(inside).float().mean())
-
     real, fake = real.float(), fake.float()
-    return covered(fake, real, radii(real)), covered(real, fake, radii(fake))
+    precision = float((_balls_hit(fake, real, _radii(real, k)) > 0).float().mean())
+    recall = float((_balls_hit(real, fake, _radii(fake, k)) > 0).float().mean())
+    return precision, recall
+
+
+def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = DC_NEIGHBOURS) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020): both use only the *real* k-NN balls.
+
+    Recall draws balls around the generated images, so a few off-manifold fakes with wide
+    balls inflate it; coverage (share of real images whose ball holds at least one fake)
+    does not reward such outliers. Density counts how many real balls each fake lies in,
+    divided by k (1.0 when fakes are distributed like the reals; above 1 when they crowd
+    the dense regions)."""
+    real, fake = real.float(), fake.float()
+    r = _radii(real, k)
+    density = float(_balls_hit(fake, real, r).float().sum() / (k * len(fake)))
+    coverage = float(_nearest_fake_within(real, fake, r).float().mean())
+    return density, coverage
+
+
+def _nearest_fake_within(real: torch.Tensor, fake: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """For each real image: is its nearest generated image inside its own k-NN ball?"""
+    nearest = torch.cat([torch.cdist(real[s:s + 1000], fake).min(dim=1).values for s in range(0, len(real), 1000)])
+    return nearest <= r
 
 
 # ---------------------------------------------------------------------------- real features
@@ -199,10 +230,11 @@ def evaluate(generator, real, extractor: FeatureExtractor | None = None, n: int 
     pr_n = min(len(reals), len(fake))
     perm = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))[:pr_n]
     precision, recall = precision_recall(reals[perm], fake[:pr_n])
+    density, coverage = density_coverage(reals[perm], fake[:pr_n])
     result: dict[str, Any] = {
         "feature_space": extractor.name, "n": len(fake), "n_real": len(reals), "fid": round(fid, 6),
         "kid_mean": kid_mean, "kid_std": kid_std, "kid_subset_size": kid_size,
-        "precision": precision, "recall": recall, "class_accuracy": None,
+        "precision": precision, "recall": recall, "density": density, "coverage": coverage, "class_accuracy": None,
         "feature_accuracy": extractor.accuracy, "notice": extractor.notice or None,
     }
     if conditional and judge is not None:
@@ -267,6 +299,7 @@ def evaluate_during_training(trainer) -> dict[str, Any] | None:
     better = not best or best.get("feature_space") != result["feature_space"] or result["fid"] < best.get("fid", float("inf"))
     line = (f"eval step {trainer.step} [{result['feature_space']}]  FID {result['fid']:.3f}  KID {result['kid_mean']:.5f}"
             f"±{result['kid_std']:.5f}  P {result['precision']:.3f}  R {result['recall']:.3f}"
+            f"  C {result['coverage']:.3f}"
             + (f"  class acc {result['class_accuracy']:.3f}" if result["class_accuracy"] is not None else "")
             + f"  ({result['seconds']:.1f}s)" + ("  best so far" if better else ""))
     say(None, line)
@@ -350,7 +383,8 @@ def cli_eval(argv: list[str]) -> int:
           + (f" (held-out accuracy {result['feature_accuracy']:.4f})" if result.get("feature_accuracy") is not None else ""))
     print(f"run {run.name}, step {loaded.step} ({loaded.weights} weights), {result['n']} samples vs {result['n_real']} real")
     rows = [("FID", f"{result['fid']:.4f}"), ("KID", f"{result['kid_mean']:.6f} ± {result['kid_std']:.6f}"),
-            ("precision", f"{result['precision']:.4f}"), ("recall", f"{result['recall']:.4f}")]
+            ("precision", f"{result['precision']:.4f}"), ("recall", f"{result['recall']:.4f}"),
+            ("density", f"{result['density']:.4f}"), ("coverage", f"{result['coverage']:.4f}")]
     if result["class_accuracy"] is not None:
         rows.append(("class accuracy", f"{result['class_accuracy']:.4f}"))
     for name, value in rows:

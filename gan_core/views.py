@@ -230,7 +230,8 @@ CHARTS: list[tuple[str, list[tuple[str, str]], str]] = [
     ("Speed", [("images_per_s", "images/s")], "images per second"),
 ]
 EVAL_KEYS = [("fid", "FID (lower is better)"), ("kid_mean", "KID (lower is better)"),
-             ("precision", "precision"), ("recall", "recall"), ("class_accuracy", "class accuracy")]
+             ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),
+             ("class_accuracy", "class accuracy")]
 PALETTE = ["#4F46E5", "#F97316", "#10B981", "#E11D48", "#0EA5E9", "#A855F7", "#EAB308", "#64748B"]
 
 

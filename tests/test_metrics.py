@@ -72,6 +72,21 @@ def test_fid_self_zero_disjoint_small_noise_large(fashion):
     # (the test's 1-epoch classifier leaves a few wide real balls that catch some noise;
     # the full classifier gives 0.0 and 0.0)
     assert noise["precision"] < 0.15 and noise["recall"] < 0.01
+    # coverage likewise (Naeem et al.: about 1 - 2^-k for matching distributions)
+    assert split["coverage"] > 0.8 and noise["coverage"] < 0.05
+    assert 0.7 < split["density"] < 1.5 and noise["density"] < 0.3
+
+
+def test_coverage_sees_a_dropped_mode_that_precision_cannot(fashion):
+    """Real images of one class only: every fake is realistic (high precision, density),
+    but nine classes of the reals have no fake near them (coverage a tenth, plus the sandals
+    and boots that lie next to sneakers; a full real split covers over 0.8)."""
+    clf, test = fashion
+    reals, pool = _subset(test, 0, 2000), _subset(test, 2000, len(test))
+    one_class = pool.images[pool.labels == 7][:1000]
+    r = metrics.evaluate(one_class, reals, clf, n=len(one_class))
+    assert r["precision"] > 0.7
+    assert r["coverage"] < 0.3
 
 
 def test_kid_is_unbiased_on_small_sets(fashion):
@@ -107,7 +122,7 @@ def test_class_accuracy_on_real_images_is_the_classifiers_accuracy(fashion):
     assert r["class_accuracy_by"] == clf.name
     # a set against itself: FID is round-off of the matrix square root (noise FID is > 10),
     # and identical sets lie exactly on each other's k-NN manifolds
-    assert r["fid"] < 1e-6 and r["precision"] == 1.0 and r["recall"] == 1.0
+    assert r["fid"] < 1e-6 and r["precision"] == 1.0 and r["recall"] == 1.0 and r["coverage"] == 1.0
     # unconditional scoring has no class accuracy
     assert metrics.evaluate(test, test, clf, n=500)["class_accuracy"] is None
 
