@@ -6,7 +6,8 @@ the engine's own CLI. Then both are sampled and scored in the same feature space
 
     python bench/fashion_quality.py [--minutes 10] [--out-dir bench/results]
 
-Writes ``docs/fashion_studio.png``, ``docs/fashion_classic.png`` and
+Writes ``docs/fashion_studio.png``, ``docs/fashion_classic.png`` (and, for unconditional
+runs, ``*_by_class.png``: samples sorted into columns by the offline classifier) and
 ``bench/results/fashion_quality.json`` / ``.md``.
 """
 from __future__ import annotations
@@ -46,7 +47,7 @@ def launch(name: str, flags: list[str], minutes: float, root: Path) -> subproces
 
 
 def final_grid(loaded, path: Path) -> None:
-    """Studio: one column per class; classic: an 8x8 grid. Seeds 0.. in both."""
+    """Conditional: one column per class; unconditional: an 8x8 grid. Seeds 0.. in both."""
     if loaded.conditional:
         rows = 8
         labels = torch.arange(len(loaded.classes)).repeat(rows)
@@ -55,6 +56,25 @@ def final_grid(loaded, path: Path) -> None:
     else:
         images = generate(loaded, list(range(64)))
         grid = image_grid(images, nrow=8)
+    grid.resize((grid.width * 2, grid.height * 2)).save(path)
+
+
+def by_class_grid(loaded, path: Path, per_class: int = 8, pool: int = 2000) -> None:
+    """An unconditional G's samples sorted by the offline classifier: the first ``per_class``
+    seeds it assigns to each class, one column per class (a blank where fewer turned up).
+    Shows every class and the variety inside each, the way a conditional grid does."""
+    from gan_core.features import load_classifier
+
+    classifier = load_classifier("fashion-mnist", 32, 1)
+    images = generate(loaded, list(range(pool)))
+    predicted = classifier.predict(images, 500)
+    blank = torch.full_like(images[0], -1.0)
+    columns = []
+    for c in range(len(FASHION_CLASSES)):
+        picked = list(images[predicted == c][:per_class])
+        columns.append(picked + [blank] * (per_class - len(picked)))
+    ordered = torch.stack([columns[c][r] for r in range(per_class) for c in range(len(columns))])
+    grid = image_grid(ordered, nrow=len(columns))
     grid.resize((grid.width * 2, grid.height * 2)).save(path)
 
 
@@ -85,15 +105,19 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                         help="train these instead of studio and classic, e.g. 'mbstd=--minibatch-std' "
                              "(repeatable; results go to --out-dir as variants_*.json, docs untouched)")
+    parser.add_argument("--score-only", action="store_true",
+                        help="train nothing: score the finished runs already in --root again")
     args = parser.parse_args()
     runs = dict(RUNS)
     if args.variant:
         runs = {v.split("=", 1)[0]: v.split("=", 1)[1].split() if "=" in v else [] for v in args.variant}
     load_dataset("fashion-mnist", 32, 1)  # fail early, clearly, if the data is missing
+    if args.score_only and args.root is None:
+        parser.error("--score-only needs --root (the folder holding the runs)")
     root = args.root or Path(tempfile.mkdtemp(prefix="fashion-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"runs in {root}", flush=True)
-    procs = {name: launch(name, flags, args.minutes, root) for name, flags in runs.items()}
+    procs = {} if args.score_only else {name: launch(name, flags, args.minutes, root) for name, flags in runs.items()}
     for name, proc in procs.items():
         if proc.wait() != 0:
             sys.exit(f"{name} failed: see {root / (name + '.out')}")
@@ -108,6 +132,8 @@ def main() -> None:
         status = run.read_status()
         loaded = load_generator(name, root=root)
         final_grid(loaded, docs / f"fashion_{name}.png")
+        if not loaded.conditional:
+            by_class_grid(loaded, docs / f"fashion_{name}_by_class.png")
         entry = {
             "steps": status.get("step"), "images_seen": status.get("images_seen"),
             "images_per_s": round(status["images_seen"] / max(status["elapsed_s"], 1e-9), 1),
@@ -129,8 +155,8 @@ def main() -> None:
 
 def markdown(results: dict) -> str:
     lines = [f"# Fashion-MNIST, {results['minutes']:g} minutes each ({results['machine']}, {results['threads_each']} thread each)", "",
-             "| run | steps | images seen | images/s | FID | KID (x1e3) | precision | recall | class coverage | class accuracy |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| run | steps | images seen | images/s | FID | KID (x1e3) | precision | recall | density | coverage | class coverage | class accuracy |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     space = ""
     for name, r in results["runs"].items():
         s = r.get("scores", {})
@@ -140,8 +166,10 @@ def markdown(results: dict) -> str:
         cov = f"{s['class_coverage']:.2f}" if s.get("class_coverage") is not None else "-"
         fmt = lambda k: f"{s[k]:.3f}" if isinstance(s.get(k), (int, float)) else "-"  # noqa: E731
         lines.append(f"| {name} | {r['steps']} | {r['images_seen']:,} | {r['images_per_s']} | {fmt('fid')} | {kid} | "
-                     f"{fmt('precision')} | {fmt('recall')} | {cov} | {acc} |")
-    lines += ["", f"Feature space: `{space}`.", ""]
+                     f"{fmt('precision')} | {fmt('recall')} | {fmt('density')} | {fmt('coverage')} | {cov} | {acc} |")
+    lines += ["", f"Feature space: `{space}`. Precision/recall: k-NN manifolds (k=3); density/coverage: "
+              "the reals' k-NN balls only (Naeem et al. 2020, k=5; outlying fakes cannot raise coverage "
+              "as they can raise recall). Class coverage: share of classes with at least 2% of the samples.", ""]
     return "\n".join(lines)
 
 

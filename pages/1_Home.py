@@ -50,7 +50,7 @@ def quick_start() -> None:
 
 c1, c2, c3 = st.columns([1.2, 1, 3])
 if c1.button("Quick start: Fashion-MNIST", type="primary", icon=":material/rocket_launch:",
-             help="Launches the default recipe (conditional DCGAN, hinge loss, spectral norm, EMA) "
+             help="Launches the default recipe (DCGAN, hinge loss, spectral norm in D) "
                   "on Fashion-MNIST in the background and opens Monitor.", key="quick_start"):
     quick_start()
 with c2:

@@ -199,6 +199,9 @@ def test_config_file_plus_flags(tmp_path):
     assert (cfg.data, cfg.width, cfg.loss, cfg.preset) == ("shapes", 12, "hinge", "shapes")
     fashion, _ = config_from_args(parser.parse_args([]))
     assert fashion.data == "fashion-mnist" and fashion.preset == "fashion-mnist"
+    # unconditional by default on Fashion-MNIST (more variety, BENCHMARKS.md); one flag brings classes back
+    conditional, _ = config_from_args(parser.parse_args(["--conditional"]))
+    assert not fashion.conditional and conditional.conditional and conditional.loss == fashion.loss
 
 
 def test_init_from_keeps_layers_that_fit():
