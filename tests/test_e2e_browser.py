@@ -150,6 +150,14 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.set_default_timeout(30_000)
 
+            # A fresh server visited straight at a page (a bookmark): the studio's navigation,
+            # not Streamlit's pages/-folder listing (which would also list helper modules)
+            page.goto(url + "/Monitor")
+            page.get_by_text("No runs to monitor yet").wait_for()
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            nav.get_by_text("Super-resolve").wait_for()
+            assert "restore common" not in nav.inner_text().lower()
+
             page.goto(url)
             page.get_by_text("No runs yet").wait_for()
             settle(page)

@@ -52,8 +52,23 @@ _CSS = """
 """
 
 
+def _leave_pages_folder_mode() -> None:
+    """Streamlit serves a fresh server in its old pages/-folder mode until some session has
+    run app.py's ``st.navigation`` once: a first visit straight to /Monitor would run the page
+    alone, with a sidebar listing every file in pages/. Switch that mode off (Streamlit's own
+    ``st.navigation`` does the same) and run again, through app.py, on the same page."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no such mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_setup(title: str | None = None) -> None:
     """Page config (wide layout), the theme's small CSS touches and the sidebar footer."""
+    _leave_pages_folder_mode()
     try:
         st.set_page_config(page_title=f"{title} · GAN Studio" if title else "GAN Studio",
                            page_icon=":material/blur_on:", layout="wide")
