@@ -89,44 +89,46 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subset_size: int |
     return float(mean), float(std), size
 
 
-def _radii(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Distance from each point to its k-th nearest neighbour in ``x``, itself excluded."""
-    return torch.cat([torch.cdist(x[s:s + 1000], x).kthvalue(k + 1, dim=1).values for s in range(0, len(x), 1000)])
+def _kth_neighbour_radii(x: torch.Tensor, ks: tuple[int, ...]) -> list[torch.Tensor]:
+    """For each k in ``ks``: every point's distance to its k-th nearest neighbour in ``x``,
+    itself excluded. One pass over the pairwise distances serves every k."""
+    chunks = []
+    for s in range(0, len(x), 1000):
+        nearest = torch.cdist(x[s:s + 1000], x).topk(max(ks) + 1, dim=1, largest=False).values
+        chunks.append(nearest)
+    nearest = torch.cat(chunks)
+    return [nearest[:, k] for k in ks]
 
 
-def _balls_hit(points: torch.Tensor, centres: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """For each point, how many of the balls (``centres``, radii ``r``) it lies in."""
-    return torch.cat([(torch.cdist(points[s:s + 1000], centres) <= r.unsqueeze(0)).sum(dim=1)
-                      for s in range(0, len(points), 1000)])
+def manifold_scores(real: torch.Tensor, fake: torch.Tensor, k: int = K_NEIGHBOURS,
+                    k_dc: int = DC_NEIGHBOURS) -> dict[str, float]:
+    """k-NN manifold scores of ``fake`` against ``real``, from one pass over their distances.
 
-
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = K_NEIGHBOURS) -> tuple[float, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN balls."""
+    - precision / recall (Kynkäänniemi et al. 2019, k-NN balls with ``k``): share of fakes
+      inside some real ball; share of reals inside some fake ball.
+    - density / coverage (Naeem et al. 2020, ``k_dc``): both use only the *real* balls. Recall
+      draws balls around the generated images, so a few off-manifold fakes with wide balls
+      inflate it; coverage (share of real images whose ball holds at least one fake) does not
+      reward such outliers. Density counts how many real balls each fake lies in, divided by
+      k (1.0 when fakes are distributed like the reals; above 1 when they crowd the dense
+      regions).
+    """
     real, fake = real.float(), fake.float()
-    precision = float((_balls_hit(fake, real, _radii(real, k)) > 0).float().mean())
-    recall = float((_balls_hit(real, fake, _radii(fake, k)) > 0).float().mean())
-    return precision, recall
-
-
-def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = DC_NEIGHBOURS) -> tuple[float, float]:
-    """Density and coverage (Naeem et al. 2020): both use only the *real* k-NN balls.
-
-    Recall draws balls around the generated images, so a few off-manifold fakes with wide
-    balls inflate it; coverage (share of real images whose ball holds at least one fake)
-    does not reward such outliers. Density counts how many real balls each fake lies in,
-    divided by k (1.0 when fakes are distributed like the reals; above 1 when they crowd
-    the dense regions)."""
-    real, fake = real.float(), fake.float()
-    r = _radii(real, k)
-    density = float(_balls_hit(fake, real, r).float().sum() / (k * len(fake)))
-    coverage = float(_nearest_fake_within(real, fake, r).float().mean())
-    return density, coverage
-
-
-def _nearest_fake_within(real: torch.Tensor, fake: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """For each real image: is its nearest generated image inside its own k-NN ball?"""
-    nearest = torch.cat([torch.cdist(real[s:s + 1000], fake).min(dim=1).values for s in range(0, len(real), 1000)])
-    return nearest <= r
+    r_real, r_real_dc = _kth_neighbour_radii(real, (k, k_dc))
+    (r_fake,) = _kth_neighbour_radii(fake, (k,))
+    fake_in_real_ball = torch.zeros(len(fake), dtype=torch.bool)
+    real_balls_per_fake = torch.zeros(len(fake))
+    real_in_fake_ball, covered = [], []
+    for s in range(0, len(real), 1000):
+        d = torch.cdist(real[s:s + 1000], fake)  # [chunk of reals, fakes]
+        fake_in_real_ball |= (d <= r_real[s:s + 1000, None]).any(0)
+        real_balls_per_fake += (d <= r_real_dc[s:s + 1000, None]).sum(0)
+        real_in_fake_ball.append((d <= r_fake[None, :]).any(1))
+        covered.append(d.min(1).values <= r_real_dc[s:s + 1000])
+    return {"precision": float(fake_in_real_ball.float().mean()),
+            "recall": float(torch.cat(real_in_fake_ball).float().mean()),
+            "density": float(real_balls_per_fake.sum() / (k_dc * len(fake))),
+            "coverage": float(torch.cat(covered).float().mean())}
 
 
 # ---------------------------------------------------------------------------- real features
@@ -229,12 +231,11 @@ def evaluate(generator, real, extractor: FeatureExtractor | None = None, n: int 
     kid_mean, kid_std, kid_size = kid_from_features(reals, fake, subsets=kid_subsets, seed=seed)
     pr_n = min(len(reals), len(fake))
     perm = torch.randperm(len(reals), generator=torch.Generator().manual_seed(seed))[:pr_n]
-    precision, recall = precision_recall(reals[perm], fake[:pr_n])
-    density, coverage = density_coverage(reals[perm], fake[:pr_n])
+    manifold = manifold_scores(reals[perm], fake[:pr_n])
     result: dict[str, Any] = {
         "feature_space": extractor.name, "n": len(fake), "n_real": len(reals), "fid": round(fid, 6),
         "kid_mean": kid_mean, "kid_std": kid_std, "kid_subset_size": kid_size,
-        "precision": precision, "recall": recall, "density": density, "coverage": coverage, "class_accuracy": None,
+        **manifold, "class_accuracy": None,
         "feature_accuracy": extractor.accuracy, "notice": extractor.notice or None,
     }
     if conditional and judge is not None:
