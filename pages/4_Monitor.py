@@ -111,8 +111,7 @@ def header(name: str) -> None:
     if run is None:
         st.warning(f"{name} has disappeared.")
         return
-    s = run_summary(run)
-    status = run.read_status()
+    s = summaries[name]  # read at the top of this same script run
     with st.container(border=True):
         h1, h2, h3 = st.columns([1.8, 3, 3.2])
         h1.markdown(f"**{name}** &nbsp;<span class='studio-badge studio-{badge_colour(s['state'])}'>{s['badge']}</span>",
@@ -124,9 +123,10 @@ def header(name: str) -> None:
             controls(run, s["state"])
         if s["state"] in ("failed", "crashed", "diverged") and s["error"]:
             st.error(f"**{s['state'].capitalize()}:** {s['error']}", icon=":material/error:")
-            if status.get("traceback"):
+            traceback = run.read_status().get("traceback")
+            if traceback:
                 with st.expander("Traceback"):
-                    st.code(status["traceback"], language="text")
+                    st.code(traceback, language="text")
 
 
 @st.fragment(run_every=refresh)
