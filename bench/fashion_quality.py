@@ -59,15 +59,20 @@ def final_grid(loaded, path: Path) -> None:
     grid.resize((grid.width * 2, grid.height * 2)).save(path)
 
 
-def by_class_grid(loaded, path: Path, per_class: int = 8, pool: int = 2000) -> None:
-    """An unconditional G's samples sorted by the offline classifier: the first ``per_class``
-    seeds it assigns to each class, one column per class (a blank where fewer turned up).
-    Shows every class and the variety inside each, the way a conditional grid does."""
+def classified_samples(loaded, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples of seeds 0..n-1 and the offline classifier's class for each, made once for both
+    the by-class grid and the class shares."""
     from gan_core.features import load_classifier
 
     classifier = load_classifier("fashion-mnist", 32, 1)
-    images = generate(loaded, list(range(pool)))
-    predicted = classifier.predict(images, 500)
+    images = torch.cat([generate(loaded, list(range(i, min(n, i + 500)))) for i in range(0, n, 500)])
+    return images, classifier.predict(images, 500)
+
+
+def by_class_grid(images: torch.Tensor, predicted: torch.Tensor, path: Path, per_class: int = 8) -> None:
+    """An unconditional G's samples sorted by the offline classifier: the first ``per_class``
+    seeds it assigns to each class, one column per class (a blank where fewer turned up).
+    Shows every class and the variety inside each, the way a conditional grid does."""
     blank = torch.full_like(images[0], -1.0)
     columns = []
     for c in range(len(FASHION_CLASSES)):
@@ -78,18 +83,14 @@ def by_class_grid(loaded, path: Path, per_class: int = 8, pool: int = 2000) -> N
     grid.resize((grid.width * 2, grid.height * 2)).save(path)
 
 
-def score(loaded, n: int) -> dict:
-    """FID/KID/precision/recall in the offline classifier's feature space, plus class coverage:
-    the share of the ten classes that get at least 2% of the classifier's calls on n samples
-    (a uniform spread gives 10% each; a collapsed generator covers few)."""
+def score(loaded, n: int, predictions: torch.Tensor) -> dict:
+    """FID/KID/precision/recall/density/coverage in the offline classifier's feature space,
+    plus class coverage: the share of the ten classes that get at least 2% of the classifier's
+    ``predictions`` on n samples (a uniform spread gives 10% each; a collapsed generator covers few)."""
     from gan_core import metrics
-    from gan_core.features import load_classifier
 
     real = load_dataset("fashion-mnist", 32, 1, split="test")
     result = metrics.evaluate(loaded, real, n=n)
-    classifier = load_classifier("fashion-mnist", 32, 1)
-    predictions = torch.cat([classifier.predict(generate(loaded, list(range(i, min(n, i + 500)))), 500)
-                             for i in range(0, n, 500)])
     counts = torch.bincount(predictions, minlength=len(FASHION_CLASSES)).float() / len(predictions)
     result["class_coverage"] = float((counts >= 0.02).float().mean())
     result["class_shares"] = {c: round(float(v), 3) for c, v in zip(FASHION_CLASSES, counts)}
@@ -132,8 +133,9 @@ def main() -> None:
         status = run.read_status()
         loaded = load_generator(name, root=root)
         final_grid(loaded, docs / f"fashion_{name}.png")
+        images, predicted = classified_samples(loaded, args.n)
         if not loaded.conditional:
-            by_class_grid(loaded, docs / f"fashion_{name}_by_class.png")
+            by_class_grid(images[:2000], predicted[:2000], docs / f"fashion_{name}_by_class.png")
         entry = {
             "steps": status.get("step"), "images_seen": status.get("images_seen"),
             "images_per_s": round(status["images_seen"] / max(status["elapsed_s"], 1e-9), 1),
@@ -141,7 +143,7 @@ def main() -> None:
             "config": run.config().to_dict(),
         }
         try:
-            entry["scores"] = score(loaded, args.n)
+            entry["scores"] = score(loaded, args.n, predicted)
         except ImportError as exc:
             entry["scores"] = {"note": f"metrics unavailable: {exc}"}
         results["runs"][name] = entry
