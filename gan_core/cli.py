@@ -56,6 +56,7 @@ _FLAG_HELP = {
     "checkpoint_every": "write a checkpoint every N steps", "eval_every": "compute FID etc. every N steps (0 = off)",
     "eval_samples": "samples per in-run evaluation", "device": "auto | cpu | cuda | mps", "seed": "random seed",
     "bf16": "bf16 autocast where the device computes bf16 natively (CUDA, AVX512-BF16 CPUs)", "compile": "torch.compile G and D (falls back to eager)",
+    "cuda_graph": "on CUDA, capture the whole training step once and replay it as a CUDA graph (falls back to eager)",
     "threads": "CPU threads (0 = all cores)", "init_from": "start G and D from this run's weights (fine-tuning)",
     "preset": "start from a named preset: " + ", ".join(PRESETS), "on_diverge": "stop | rollback",
 }

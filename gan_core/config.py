@@ -78,6 +78,7 @@ class TrainConfig:
     seed: int = 0
     bf16: bool = True  # autocast where the device computes bf16 natively (CUDA, AVX512-BF16/AMX CPUs)
     compile: bool = False
+    cuda_graph: bool = True  # on CUDA, replay the whole step as one CUDA graph (image and video GANs)
     on_diverge: str = "stop"  # or "rollback": reload the last checkpoint, halve the lrs
     threads: int = 0  # 0: all cores
     # provenance

@@ -166,6 +166,7 @@ class RestorationTask:
     """Shared part of the two run types: HR reals from the data set, L1 + delayed adversarial."""
 
     grid_columns = 8
+    graph_safe = False  # adv_weight switches on after the warm-up steps: a host-side branch
 
     def __init__(self, cfg: TrainConfig, device: torch.device, rank: int = 0):
         self.cfg, self.device = cfg, device

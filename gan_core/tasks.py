@@ -45,13 +45,19 @@ class InMemorySource:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None, device: torch.device, seed: int):
         self.images = images.to(device)
         self.labels = labels.to(device) if labels is not None else None
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
+
+    def generator_on_device(self) -> None:
+        """Draw indices on the data's device (a CUDA graph cannot copy them from the host)."""
+        self.generator = torch.Generator(device=self.images.device).manual_seed(self.seed)
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
     def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = torch.randint(len(self), (n,), generator=self.generator).to(self.images.device, non_blocking=True)
+        idx = torch.randint(len(self), (n,), generator=self.generator, device=self.generator.device)
+        idx = idx.to(self.images.device, non_blocking=True)
         return self.images[idx], (self.labels[idx] if self.labels is not None else None)
 
 
@@ -59,6 +65,9 @@ class ImageTask:
     """Unconditional or class-conditional image GAN (mlp, dcgan)."""
 
     grid_size = 64
+    # The step does no host-side work that varies between steps, so it can be replayed as
+    # one CUDA graph (gan_core.train). Restoration tasks are not: their loss weights change.
+    graph_safe = True
 
     def __init__(self, cfg: TrainConfig, device: torch.device, rank: int = 0):
         self.cfg, self.device = cfg, device

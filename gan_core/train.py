@@ -113,12 +113,23 @@ class Trainer:
         self.G, self.D = self.task.G.to(self.device), self.task.D.to(self.device)
         self.cuda = self.device.type == "cuda"
         # channels_last suits oneDNN (CPU) and cuDNN alike; only 4-D weights are affected.
-        self.G.to(memory_format=torch.channels_last)
-        self.D.to(memory_format=torch.channels_last)
+        # Not under torch.compile: inductor lays tensors out itself, and with channels_last
+        # weights its CUDA code asserted strides that cuDNN did not give (H100, torch 2.11).
+        if not cfg.compile:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
         self.G_ema = _copy_module(self.G) if cfg.ema else None
-        fused = {"fused": True} if self.cuda else {"foreach": True}
+        # A CUDA graph of the whole step: at batch 64 the eager step is launch-bound (an H100
+        # sat idle 86% of it); replayed as one graph it ran 7x the images/s (BENCHMARKS.md).
+        self.use_graph = (cfg.cuda_graph and self.cuda and self.dist.world == 1 and not cfg.compile
+                          and getattr(self.task, "graph_safe", False))
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_warm = 0  # eager steps since the graph was last dropped (capture needs 2)
+        if self.use_graph:
+            self.task.source.generator_on_device()
+        fused = {"fused": True, "capturable": self.use_graph} if self.cuda else {"foreach": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **fused)
         self.fixed = self.task.fixed_inputs(cfg.seed)
@@ -129,7 +140,9 @@ class Trainer:
         self.best: dict[str, Any] | None = run.read_status().get("best")  # best-FID step (gan_core.metrics)
         self.batch = cfg.batch_size // self.dist.world
         self.bf16 = cfg.bf16 and bf16_supported(self.device)
-        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16)) if self.bf16 else nullcontext
+        # (autocast's cast cache would hand a graph tensors freed after capture)
+        self.autocast = (lambda: torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=not self.use_graph)
+                         if self.bf16 else nullcontext())
         self.G_train, self.D_train = self.G, self.D
         if self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -158,18 +171,62 @@ class Trainer:
             self.train_step()
         except Exception as exc:  # noqa: BLE001 - any compiler failure means: run eagerly
             self.G_train, self.D_train = self._eager
-            self._stats, self._stat_count = {}, 0
+            self._zero_stats()
             say(self.run if self.dist.main else None,
                 f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); running eagerly")
             self.train_step()
 
     def train_step(self) -> None:
+        """One generator step: the device work (eagerly, or replayed from a CUDA graph), then
+        the host's bookkeeping."""
+        if self._graph is None and self.use_graph and not self._inject_nan_at and self._graph_warm >= 2:
+            self._capture()
+        if self._graph is not None and not self._inject_nan_at:
+            self._graph.replay()
+        elif self.use_graph:  # warm-up for a capture: on a side stream, as CUDA graphs ask
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(side):
+                self._device_step()
+            torch.cuda.current_stream(self.device).wait_stream(side)
+            self._graph_warm += 1
+        else:
+            self._device_step()
+        self.images_seen += self.batch * self.dist.world * self.cfg.d_steps
+        if self.G_ema is not None:
+            _update_ema(self.G_ema, self.G, min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step)))
+        self.step += 1
+        self._stat_count += 1
+
+    def _capture(self) -> None:
+        """Record one step's kernels as a CUDA graph (recording runs nothing). Anything the
+        step does on the host that a graph cannot hold (a sync, a copy from host memory)
+        fails the capture; training then goes on eagerly and says why."""
+        graph = torch.cuda.CUDAGraph()
+        graph.register_generator_state(self.task.source.generator)
+        try:
+            with torch.cuda.graph(graph):
+                self._device_step()
+        except Exception as exc:  # noqa: BLE001 - any capture failure means: run eagerly
+            self.use_graph = False
+            say(self.run if self.dist.main else None,
+                f"CUDA graph capture failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}); running eagerly")
+            return
+        self._graph = graph
+
+    def drop_graph(self) -> None:
+        """Forget the captured step: it holds this moment's optimizer tensors and learning
+        rates, which a checkpoint load or a rollback replaces. The next steps capture anew."""
+        self._graph, self._graph_warm = None, 0
+
+    def _device_step(self) -> None:
         """K discriminator updates, then one generator update on the last fakes (as in the
-        classic loop: one G forward per D update, its graph kept for G's step)."""
+        classic loop: one G forward per D update, its graph kept for G's step). Device work
+        only, so that it can be captured: stats accumulate in place into fixed buffers."""
         cfg, task = self.cfg, self.task
         for k in range(cfg.d_steps):
             batch = task.real_batch(self.batch)
-            if batch.x.dim() == 4:
+            if batch.x.dim() == 4 and not cfg.compile:
                 batch.x = batch.x.contiguous(memory_format=torch.channels_last)
             last = k == cfg.d_steps - 1
             with torch.set_grad_enabled(last), self.autocast():
@@ -193,7 +250,6 @@ class Trainer:
             loss_d.backward()
             grad_norm_d = _grad_norm(self.D)
             self.opt_d.step()
-            self.images_seen += self.batch * self.dist.world
 
         distributed = self.dist.world > 1
         if not distributed:
@@ -212,9 +268,6 @@ class Trainer:
         finally:
             if not distributed:
                 _requires_grad(self.D, True)
-        if self.G_ema is not None:
-            _update_ema(self.G_ema, self.G, min(cfg.ema_decay, (1 + self.step) / (10 + self.step)))
-        self.step += 1
 
         threshold = losses.real_threshold(cfg.loss)
         d_real, d_fake = d_real.detach().float(), d_fake.detach().float()
@@ -227,8 +280,15 @@ class Trainer:
         for logs in (logs_d, extra_logs):
             stats.update({k: v.detach().float() for k, v in logs.items()})
         for k, v in stats.items():
-            self._stats[k] = self._stats[k] + v if k in self._stats else v.clone()
-        self._stat_count += 1
+            if k in self._stats:
+                self._stats[k].add_(v)
+            else:
+                self._stats[k] = v.clone()
+
+    def _zero_stats(self) -> None:
+        for value in self._stats.values():
+            value.zero_()
+        self._stat_count = 0
 
     def read_stats(self) -> dict[str, float]:
         """Average of the accumulated step stats (the one host sync per log interval)."""
@@ -242,7 +302,7 @@ class Trainer:
             t = torch.tensor(values, device=self.device)
             td.all_reduce(t)
             values = (t / self.dist.world).tolist()
-        self._stats, self._stat_count = {}, 0
+        self._zero_stats()
         return dict(zip(keys, values))
 
     # ---- state --------------------------------------------------------------------------
@@ -277,12 +337,24 @@ class Trainer:
         _load_optimizer(self.opt_d, "opt_D.", tensors, meta.get("opt_D"))
         self.fixed = _unprefixed("fixed.", tensors) or self.fixed
         torch.set_rng_state(tensors["rng.torch"])
-        self.task.source.generator.set_state(tensors["rng.data"])
+        self._restore_data_rng(tensors["rng.data"], int(meta["step"]))
         if self.cuda and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.step = int(meta["step"])
         self.images_seen = int(meta.get("images_seen", 0))
         self.elapsed = float(meta.get("elapsed_s", 0.0))
+        self.drop_graph()
+
+    def _restore_data_rng(self, state: torch.Tensor, step: int) -> None:
+        """The batch order's generator lives on the CPU, or on the GPU in a CUDA-graph run;
+        a checkpoint from the other kind cannot continue its sequence, so it is reseeded."""
+        generator = self.task.source.generator
+        try:
+            generator.set_state(state)
+        except (RuntimeError, ValueError):
+            generator.manual_seed(self.task.source.seed + 7919 * step)
+            say(self.run if self.dist.main else None,
+                f"batch order reseeded at step {step}: the checkpoint drew batches on another device")
 
     def init_from(self, other: str) -> str:
         """Start G and D from another run's newest weights, keeping the layers that fit."""
@@ -566,13 +638,25 @@ def _param_groups(opt: torch.optim.Optimizer) -> list[dict[str, Any]]:
             for g in opt.state_dict()["param_groups"]]
 
 
+_ADAM_IMPLEMENTATION = {"params", "fused", "foreach", "capturable", "differentiable"}
+
+
 def _load_optimizer(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], groups) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in _unprefixed(prefix, tensors).items():
         index, name = key.split(".", 1)
         state.setdefault(int(index), {})[name] = value
     current = opt.state_dict()
-    if groups:
-        current["param_groups"] = [dict(cur, **{k: v for k, v in g.items() if k != "params"}) for cur, g in zip(current["param_groups"], groups)]
+    if groups:  # the saved hyperparameters (a rollback halves lr), not how this device runs Adam
+        current["param_groups"] = [dict(cur, **{k: v for k, v in g.items() if k not in _ADAM_IMPLEMENTATION})
+                                   for cur, g in zip(current["param_groups"], groups)]
     current["state"] = state
     opt.load_state_dict(current)
+    # Saved moments come back contiguous; a channels_last weight's moments must share its
+    # strides, or CUDA's fused Adam refuses the step ("... must have same ... layout").
+    for group in opt.param_groups:
+        for param in group["params"]:
+            moments = opt.state.get(param, {})
+            for key, value in moments.items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    moments[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

@@ -40,13 +40,13 @@ GROUPS: list[tuple[str, str, list[str]]] = [
     ("Optimiser", ":material/speed:", ["batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema", "ema_decay", "augment"]),
     ("Schedule", ":material/schedule:", ["steps", "minutes", "log_every", "sample_every", "checkpoint_every",
                                           "eval_every", "eval_samples"]),
-    ("Hardware", ":material/memory:", ["device", "threads", "bf16", "compile", "seed", "on_diverge"]),
+    ("Hardware", ":material/memory:", ["device", "threads", "bf16", "compile", "cuda_graph", "seed", "on_diverge"]),
 ]
 CHOICES = {"model": MODELS, "loss": LOSSES, "g_norm": G_NORMS, "d_norm": NORMS, "device": DEVICES,
            "on_diverge": ("stop", "rollback"), "channels": (1, 3), "resolution": (16, 32, 64, 128),
            "scale": (2, 4)}
 FLOATS = {"lr_g", "lr_d", "beta1", "beta2", "ema_decay", "r1_gamma", "gp_weight", "minutes"}
-BOOLS = {"conditional", "spectral_norm", "minibatch_std", "ema", "bf16", "compile"}
+BOOLS = {"conditional", "spectral_norm", "minibatch_std", "ema", "bf16", "compile", "cuda_graph"}
 ONLY_FOR = {"scale": ("srgan",), "frames": ("dvdgan",), "gp_weight": None}
 FIELDS = [f for _, _, names in GROUPS for f in names]
 

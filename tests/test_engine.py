@@ -15,7 +15,7 @@ from conftest import run_env, tiny_flags
 from gan_core.config import LOSSES, ConfigError, TrainConfig, preset_for
 from gan_core.rundir import RunDir, iter_metrics, load_checkpoint_file
 from gan_core.sample import class_from_text, generate, load_generator, resolve_class
-from gan_core.train import train
+from gan_core.train import Trainer, train
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -101,6 +101,47 @@ def test_resume_is_exact():
         if key.startswith(("G.", "D.", "G_ema.", "opt_")):
             assert torch.equal(a[key], b[key]), key
     assert [r["step"] for r in split.read_metrics()] == [2, 4, 6, 8]
+
+
+def test_resumed_adam_moments_keep_the_weights_memory_layout():
+    """Checkpoints store moments contiguous; the weights are channels_last. CUDA's fused Adam
+    refuses moments whose strides differ from their weight's, so loading must restore them."""
+    run = RunDir.create("layout", tiny_config())
+    assert train(run) == "finished"
+    trainer = Trainer(run, run.config())
+    tensors, meta = load_checkpoint_file(run.latest_checkpoint().weights)
+    trainer.load_state(tensors, meta)
+    checked = 0
+    for opt in (trainer.opt_g, trainer.opt_d):
+        for param, moments in opt.state.items():
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert moments[key].stride() == param.stride(), key
+                checked += param.dim() == 4 and not param.is_contiguous()
+    assert checked  # some channels_last conv weights were among them
+    for index, param in enumerate(trainer.G.parameters()):  # same values, only the layout moved
+        assert torch.equal(trainer.opt_g.state[param]["exp_avg"].cpu(), tensors[f"opt_G.{index}.exp_avg"])
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (BENCHMARKS.md: run on the device)")
+
+
+@needs_cuda
+def test_cuda_graph_replays_the_eager_step():
+    """Six steps replayed from a captured CUDA graph land on the weights that six eager steps
+    reach from the same seed (both drawing batches on the GPU)."""
+    weights = {}
+    for graph in (True, False):
+        run = RunDir.create(f"graph-{graph}", tiny_config(cuda_graph=graph, ema=False))
+        trainer = Trainer(run, run.config())
+        trainer.task.source.generator_on_device()
+        for _ in range(6):
+            trainer.train_step()
+        assert (trainer._graph is not None) == graph
+        weights[graph] = {k: v.float().cpu() for k, v in trainer.G.state_dict().items()}
+        stats = trainer.read_stats()
+        assert all(math.isfinite(v) for v in stats.values()) and stats["d_real"] != stats["d_fake"]
+    for key, value in weights[True].items():
+        assert torch.allclose(value, weights[False][key], rtol=1e-4, atol=1e-5), key
 
 
 def test_resume_drops_metrics_past_the_checkpoint():
