@@ -8,7 +8,10 @@ The classic loop is written here plainly, as pytorch/examples/dcgan does it: a D
 over a TensorDataset, Sigmoid + BCELoss, and ``.item()`` logging every step.
 
 Also: sampling latency (64 images per resolution), restoration latency when
-``gan_core.restore`` is present, peak memory, and on CUDA the MFU against bf16 peak.
+``gan_core.restore`` is present, peak memory, and on CUDA the MFU against the GPU's bf16
+peak. On CUDA it goes on to ask whether the step is launch-bound: the share of the step's
+wall time the GPU spends in kernels, how images/s and MFU grow with the batch, and what
+torch.compile and the trainer's CUDA graph of the whole step buy at batch 64.
 The last line is ``speedup <ratio>`` for the 32 px case.
 
     python bench/train_speed.py [--rounds 5] [--steps 6] [--out bench/results/train_speed.json]
@@ -34,7 +37,25 @@ from gan_core.config import PRESETS, TrainConfig  # noqa: E402
 from gan_core.rundir import RunDir  # noqa: E402
 from gan_core.train import Trainer, bf16_supported, pick_device  # noqa: E402
 
-H100_BF16_PEAK = 989e12  # dense bf16 TFLOP/s of an H100 SXM (H200 has the same compute)
+# Dense bf16 tensor-core peaks from the datasheets, FLOP/s (the H200 has the H100's compute).
+BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
+
+
+def bf16_peak(device: torch.device) -> tuple[float, str]:
+    name = torch.cuda.get_device_name(device)
+    for key, peak in BF16_PEAK.items():
+        if key in name:
+            return peak, f"{name} datasheet"
+    return matmul_ceiling(device), f"{name} measured matmul (no datasheet figure known)"
+
+
+def matmul_ceiling(device: torch.device, n: int = 8192, repeats: int = 10) -> float:
+    """bf16 FLOP/s of one large matrix product on random data: what the card really gives."""
+    a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    seconds = timed(lambda: a @ b, repeats, device)
+    return 2 * n**3 / seconds
 
 
 # ---- the classic recipe, written plainly ---------------------------------------------
@@ -128,10 +149,11 @@ class ClassicLoop:
 
 
 # ---- the project's step ------------------------------------------------------------------
-def studio_trainer(res: int, nc: int, data: str, root: Path, bf16: bool, device: str) -> Trainer:
+def studio_trainer(res: int, nc: int, data: str, root: Path, bf16: bool, device: str,
+                   batch: int = 64, tag: str = "", **overrides) -> Trainer:
     cfg = TrainConfig.from_dict(dict(PRESETS["classic"], data=data, resolution=res, channels=nc, bf16=bf16,
-                                     device=device, log_every=50, steps=10**6))
-    run = RunDir.create(f"speed-{res}-{int(bf16)}", cfg, root)
+                                     device=device, log_every=50, steps=10**6, batch_size=batch, **overrides))
+    run = RunDir.create(f"speed-{res}-{int(bf16)}-{batch}{tag}", cfg, root)
     return Trainer(run, cfg)
 
 
@@ -175,6 +197,9 @@ def compare(res: int, nc: int, data: str, rounds: int, steps: int, device: torch
     studio_fp32 = studio_trainer(res, nc, data, root, bf16=False, device=device.type)
     classic = ClassicLoop(studio.task.source.images, res, nc, device)
     contenders = {"classic": classic.step, "studio": studio.train_step, "studio_fp32": studio_fp32.train_step}
+    if device.type == "cuda":  # the studio's CUDA step is a graph replay; its eager step beside it
+        studio_eager = studio_trainer(res, nc, data, root, bf16=True, device="cuda", tag="-eager", cuda_graph=False)
+        contenders["studio_eager"] = studio_eager.train_step
     for fn in contenders.values():  # warm-up (allocator, oneDNN/cuDNN kernel choice)
         timed(fn, 2, device)
     per_step: dict[str, list[float]] = {k: [] for k in contenders}
@@ -186,12 +211,100 @@ def compare(res: int, nc: int, data: str, rounds: int, steps: int, device: torch
         result[f"{name}_images_per_s"] = round(64 / statistics.median(times), 1)
     result["speedup"] = round(result["studio_images_per_s"] / result["classic_images_per_s"], 2)
     result["speedup_fp32"] = round(result["studio_fp32_images_per_s"] / result["classic_images_per_s"], 2)
+    if "studio_eager" in contenders:
+        result["speedup_eager"] = round(result["studio_eager_images_per_s"] / result["classic_images_per_s"], 2)
     result["sample_64_ms"] = round(sampling_latency_ms(studio), 2)
     if device.type == "cuda":
-        flops = step_flops(studio)
+        flops = step_flops(studio_eager)  # a graph replay dispatches no ops for the counter to see
         result["step_gflop"] = round(flops / 1e9, 2)
-        result["mfu"] = round(flops * result["studio_images_per_s"] / 64 / H100_BF16_PEAK, 4)
+        peak, _ = bf16_peak(device)
+        result["mfu"] = round(flops * result["studio_images_per_s"] / 64 / peak, 4)
     return result
+
+
+# ---- CUDA: is the step launch-bound? -------------------------------------------------------
+def images_per_s(fn, batch: int, device: torch.device, rounds: int = 5, round_s: float = 0.3) -> float:
+    """Median images/s over ``rounds`` rounds of about ``round_s`` seconds each."""
+    steps = max(5, int(round_s / timed(fn, 3, device)))
+    return batch / statistics.median(timed(fn, steps, device) for _ in range(rounds))
+
+
+def kernel_profile(fn, steps: int, device: torch.device) -> dict:
+    """GPU kernel time and kernel count per step, from the profiler's device-side events."""
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(steps):
+            fn()
+        torch.cuda.synchronize(device)
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy_s = sum(e.time_range.elapsed_us() for e in kernels) / 1e6
+    return {"kernels_per_step": round(len(kernels) / steps, 1), "gpu_busy_ms_per_step": round(busy_s / steps * 1e3, 3)}
+
+
+def gpu_step_report(res: int, nc: int, data: str, device: torch.device, root: Path, batches: list[int]) -> dict:
+    """Where the time of the studio step goes on CUDA, at growing batch sizes."""
+    peak, _ = bf16_peak(device)
+    rows = []
+    for batch in batches:
+        torch.cuda.reset_peak_memory_stats(device)
+        eager = studio_trainer(res, nc, data, root, bf16=True, device="cuda", batch=batch, tag="-scale-eager", cuda_graph=False)
+        trainer = studio_trainer(res, nc, data, root, bf16=True, device="cuda", batch=batch, tag="-scale")
+        fn = trainer.train_step
+        try:
+            eager_ips = images_per_s(eager.train_step, batch, device)
+            ips = images_per_s(fn, batch, device)
+        except torch.cuda.OutOfMemoryError:
+            rows.append({"batch": batch, "error": "out of GPU memory"})
+            break
+        flops = step_flops(eager)  # (the flop counter runs the step eagerly: count on the eager twin)
+        row = {"batch": batch, "graph": trainer._graph is not None, "images_per_s": round(ips, 1),
+               "eager_images_per_s": round(eager_ips, 1), "step_ms": round(batch / ips * 1e3, 3),
+               "step_gflop": round(flops / 1e9, 2), "mfu": round(flops * ips / batch / peak, 4),
+               "eager_mfu": round(flops * eager_ips / batch / peak, 4)}
+        try:
+            row |= kernel_profile(fn, 20, device)
+            row["gpu_busy_share"] = round(row["gpu_busy_ms_per_step"] / row["step_ms"], 3)
+        except Exception as exc:  # noqa: BLE001 - the profiler is a diagnostic, not the benchmark
+            row["profile_error"] = f"{type(exc).__name__}: {exc}"[:200]
+        row["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+        rows.append(row)
+        print(json.dumps({"resolution": res, **row}), flush=True)
+        del trainer, eager
+    return {"resolution": res, "channels": nc, "rows": rows}
+
+
+def compiled_variants(res: int, nc: int, data: str, device: torch.device, root: Path) -> dict:
+    """Batch-64 studio step four ways: eager, torch.compile (``--compile``), compile's own
+    CUDA-graph mode ("reduce-overhead", per module), and the trainer's whole-step graph."""
+    out = {}
+    variants = {"eager": dict(cuda_graph=False), "compile": dict(compile=True),
+                "reduce_overhead": dict(compile=True), "whole_step_graph": {}}
+    for label, overrides in variants.items():
+        trainer = studio_trainer(res, nc, data, root, bf16=True, device="cuda", tag=f"-variant-{label}", **overrides)
+        if label == "reduce_overhead":
+            trainer.G_train = torch.compile(trainer.G, mode="reduce-overhead")
+            trainer.D_train = torch.compile(trainer.D, mode="reduce-overhead")
+
+        def step(trainer=trainer):
+            torch.compiler.cudagraph_mark_step_begin()
+            trainer.step_once()
+
+        try:
+            start = time.perf_counter()
+            timed(step, 5, device)
+            out[f"{label}_first_steps_s"] = round(time.perf_counter() - start, 1)
+            out[f"{label}_images_per_s"] = round(images_per_s(step, 64, device), 1)
+            out[f"{label}_profile"] = kernel_profile(step, 20, device)
+            if trainer.G_train is trainer.G and label in ("compile", "reduce_overhead"):
+                out[f"{label}_note"] = "compile failed: ran eagerly (see the run's log)"
+        except Exception as exc:  # noqa: BLE001 - report, go on
+            out[f"{label}_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        print(json.dumps({"resolution": res, label: {k: v for k, v in out.items() if k.startswith(label)}}), flush=True)
+        torch._dynamo.reset()
+    return out
 
 
 def restoration_latency(root: Path) -> dict:
@@ -225,34 +338,53 @@ def restoration_latency(root: Path) -> dict:
     return out
 
 
+SECTIONS = ("compare", "scaling", "compiled", "restoration")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=6, help="steps per round per contender")
+    parser.add_argument("--steps", type=int, default=None, help="steps per round per contender (default 6, on CUDA 60)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", type=Path, default=Path("bench/results/train_speed.json"))
     parser.add_argument("--skip-64", action="store_true")
+    parser.add_argument("--batches", type=lambda v: [int(b) for b in v.split(",")], default=[64, 256, 1024, 4096],
+                        help="CUDA only: batch sizes for the scaling table")
+    parser.add_argument("--sections", type=lambda v: set(v.split(",")), default=set(SECTIONS),
+                        help=f"comma-separated subset of {','.join(SECTIONS)} (scaling and compiled run on CUDA only)")
     args = parser.parse_args()
     device = pick_device(args.device)
+    args.steps = args.steps or (60 if device.type == "cuda" else 6)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         results = {"machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}",
                    "torch": torch.__version__, "cases": []}
         cases = [(32, 1, "fashion-mnist")] + ([] if args.skip_64 else [(64, 3, "shapes")])
-        for res, nc, data in cases:
+        for res, nc, data in cases if "compare" in args.sections else []:
             r = compare(res, nc, data, args.rounds, args.steps, device, root)
             results["cases"].append(r)
             print(json.dumps(r), flush=True)
-        results["restoration"] = restoration_latency(root)
-        print(json.dumps(results["restoration"]))
+        if device.type == "cuda":
+            peak, source = bf16_peak(device)
+            results["bf16_peak_tflops"] = {"value": round(peak / 1e12, 1), "source": source,
+                                           "measured_matmul": round(matmul_ceiling(device) / 1e12, 1)}
+            print(json.dumps(results["bf16_peak_tflops"]), flush=True)
+            if "scaling" in args.sections:
+                results["scaling"] = [gpu_step_report(res, nc, data, device, root, args.batches) for res, nc, data in cases]
+            if "compiled" in args.sections:
+                results["compiled"] = compiled_variants(32, 1, cases[0][2], device, root)
+        if "restoration" in args.sections:
+            results["restoration"] = restoration_latency(root)
+            print(json.dumps(results["restoration"]))
         results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         if device.type == "cuda":
             results["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"peak memory: {results['peak_rss_mb']} MB RSS")
-    print(f"speedup {results['cases'][0]['speedup']}")
+    if results["cases"]:
+        print(f"speedup {results['cases'][0]['speedup']}")
 
 
 if __name__ == "__main__":
