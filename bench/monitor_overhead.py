@@ -13,6 +13,13 @@ Alternating phases in one run means drift and outside load hit both.
 Many short phases rather than a few long ones: the bracketed ratios are paired, so drift
 slower than a phase cancels, and with ten of them the bench can also print a bootstrap 90%
 interval for their median, which says whether the run can tell 5% from noise at all.
+
+The trainer's images/s drift by more than 5% between phases on a shared 2-core VM, so the bench
+also reads the kernel's scheduler counters for the trainer's threads (/proc/PID/task/*/schedstat):
+the time they spent runnable but waiting for a CPU. What the page and the browser take from the
+trainer through the CPU shows up there directly, whatever the host does to the trainer's speed.
+With the trainer's threads working in lock-step, the extra wait per second of wall time bounds
+the share of time the page costs it (cache and memory-bandwidth interference are not counted).
 """
 from __future__ import annotations
 
@@ -79,6 +86,33 @@ def is_browser(cmdline: str) -> bool:
     return "chromium" in cmdline and "playwright" not in cmdline.split(" ", 1)[0]
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """(on a CPU, runnable but waiting for one) seconds, summed over the process's threads."""
+    running = waiting = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            run_ns, wait_ns, _ = stat.read_text().split()
+        except (OSError, ValueError):
+            continue  # the thread ended while we looked
+        running, waiting = running + int(run_ns), waiting + int(wait_ns)
+    return running / 1e9, waiting / 1e9
+
+
+class Phase:
+    """One closed or open phase: the trainer's images/s, and its threads' CPU and wait shares."""
+
+    def __init__(self, run: RunDir, pid: int):
+        self.run, self.pid = run, pid
+        self.start = time.time()
+        self.sched0 = sched_seconds(pid)
+
+    def end(self) -> dict:
+        wall = time.time() - self.start
+        running, waiting = (b - a for a, b in zip(self.sched0, sched_seconds(self.pid)))
+        return {"images_per_s": phase_rate(self.run, self.start, time.time()),
+                "trainer_cpu": running / wall, "trainer_wait": waiting / wall}
+
+
 def phase_rate(run: RunDir, start: float, end: float) -> float | None:
     """Images/s of the trainer between two wall-clock times, from its metrics records."""
     records = [r for r in run.read_metrics() if "images" in r and start <= r["time"] <= end]
@@ -113,37 +147,46 @@ def main() -> None:
     port = free_port()
     server = start_streamlit(env, port)
     closed, opened = [], []
+    closed_sched, opened_sched = [], []
     server_cpu, browser_cpu = [], []  # CPU share (of one core) while the Monitor is open
     try:
         while not run.read_metrics():
             time.sleep(1)
         time.sleep(10)  # past start-up
+        pid = int(run.read_status()["pid"])
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run"])
             for _ in range(args.pairs):
-                start = time.time()
+                phase = Phase(run, pid)
                 time.sleep(args.phase_s)
-                closed.append(phase_rate(run, start, time.time()))
+                closed_sched.append(phase.end())
                 page = browser.new_page(viewport={"width": 1440, "height": 1100})
                 page.goto(f"http://127.0.0.1:{port}/Monitor")
                 page.wait_for_selector("text=Losses", timeout=60_000)
-                start = time.time()
+                phase = Phase(run, pid)
                 cpu0 = cpu_seconds(is_server), cpu_seconds(is_browser)
                 time.sleep(args.phase_s)
-                opened.append(phase_rate(run, start, time.time()))
-                spent = time.time() - start
+                opened_sched.append(phase.end())
+                spent = time.time() - phase.start
                 server_cpu.append((cpu_seconds(is_server) - cpu0[0]) / spent)
                 browser_cpu.append((cpu_seconds(is_browser) - cpu0[1]) / spent)
                 page.close()
-            start = time.time()  # a last closed phase, so every open one sits between two closed ones
+            phase = Phase(run, pid)  # a last closed phase, so every open one sits between two closed ones
             time.sleep(args.phase_s)
-            closed.append(phase_rate(run, start, time.time()))
+            closed_sched.append(phase.end())
             browser.close()
     finally:
         jobs.stop("watched", timeout=30, wait=True)
         server.kill()
+    closed = [p["images_per_s"] for p in closed_sched]
+    opened = [p["images_per_s"] for p in opened_sched]
+    # Extra wait for a CPU in each open phase over the closed phases either side of it.
+    added_wait = [o["trainer_wait"] - (a["trainer_wait"] + b["trainer_wait"]) / 2
+                  for o, a, b in zip(opened_sched, closed_sched, closed_sched[1:])]
+    lost_cpu = [(a["trainer_cpu"] + b["trainer_cpu"]) / 2 - o["trainer_cpu"]
+                for o, a, b in zip(opened_sched, closed_sched, closed_sched[1:])]
     closed_med = statistics.median(r for r in closed if r)
     opened_med = statistics.median(r for r in opened if r)
     # The trainer's own speed drifts (other tenants, clocks) by more than the effect measured:
@@ -158,7 +201,15 @@ def main() -> None:
               "bracketed_ratios": [round(r, 3) for r in bracketed],
               "bracketed_ratio_median": round(statistics.median(bracketed), 3) if bracketed else None,
               "bracketed_ratio_median_90pct": [round(v, 3) for v in bootstrap_median_interval(bracketed)] if len(bracketed) > 2 else None,
-              "page_and_browser_share_of_machine": round((statistics.mean(server_cpu) + statistics.mean(browser_cpu)) / cores, 4)}
+              "page_and_browser_share_of_machine": round((statistics.mean(server_cpu) + statistics.mean(browser_cpu)) / cores, 4),
+              "trainer_wait_closed": [round(p["trainer_wait"], 4) for p in closed_sched],
+              "trainer_wait_open": [round(p["trainer_wait"], 4) for p in opened_sched],
+              "trainer_cpu_closed": [round(p["trainer_cpu"], 4) for p in closed_sched],
+              "trainer_cpu_open": [round(p["trainer_cpu"], 4) for p in opened_sched],
+              "added_wait_median": round(statistics.median(added_wait), 4),
+              "added_wait_median_90pct": [round(v, 4) for v in bootstrap_median_interval(added_wait)],
+              "lost_cpu_median": round(statistics.median(lost_cpu), 4),
+              "lost_cpu_median_90pct": [round(v, 4) for v in bootstrap_median_interval(lost_cpu)]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
@@ -166,6 +217,10 @@ def main() -> None:
           f"(each open phase against the closed phases either side; 90% interval "
           f"{result['bracketed_ratio_median_90pct']}); page + browser used "
           f"{result['page_and_browser_share_of_machine']:.1%} of the machine's CPU")
+    print(f"trainer threads waited {result['added_wait_median']:.2%} of wall time more for a CPU with Monitor open "
+          f"(90% interval {result['added_wait_median_90pct'][0]:.2%} to {result['added_wait_median_90pct'][1]:.2%}); "
+          f"they ran {result['lost_cpu_median']:.3f} CPU-seconds per second less (of "
+          f"{statistics.median(p['trainer_cpu'] for p in closed_sched):.3f} with it closed)")
 
 
 if __name__ == "__main__":

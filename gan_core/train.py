@@ -122,7 +122,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self.G_ema = _copy_module(self.G) if cfg.ema else None
         # A CUDA graph of the whole step: at batch 64 the eager step is launch-bound (an H100
-        # sat idle 86% of it); replayed as one graph it ran 7x the images/s (BENCHMARKS.md).
+        # sat idle 80-90% of it); replayed as one graph it ran 5-6x the images/s (BENCHMARKS.md).
         self.use_graph = (cfg.cuda_graph and self.cuda and self.dist.world == 1 and not cfg.compile
                           and getattr(self.task, "graph_safe", False))
         self._graph: torch.cuda.CUDAGraph | None = None
