@@ -107,10 +107,17 @@ class Phase:
         self.sched0 = sched_seconds(pid)
 
     def end(self) -> dict:
-        wall = time.time() - self.start
+        now = time.time()
         running, waiting = (b - a for a, b in zip(self.sched0, sched_seconds(self.pid)))
-        return {"images_per_s": phase_rate(self.run, self.start, time.time()),
-                "trainer_cpu": running / wall, "trainer_wait": waiting / wall}
+        return {"images_per_s": phase_rate(self.run, self.start, now),
+                "trainer_cpu": running / (now - self.start), "trainer_wait": waiting / (now - self.start)}
+
+
+def against_neighbours(opened: list[dict], closed: list[dict], key: str) -> list[tuple[float, float]]:
+    """(open phase's value, mean of the closed phases either side) for each open phase whose
+    three values exist: paired so that drift slower than a phase cancels."""
+    return [(o[key], (a[key] + b[key]) / 2) for o, a, b in zip(opened, closed, closed[1:])
+            if None not in (o[key], a[key], b[key])]
 
 
 def phase_rate(run: RunDir, start: float, end: float) -> float | None:
@@ -146,7 +153,6 @@ def main() -> None:
     run = jobs.launch(cfg, "watched")
     port = free_port()
     server = start_streamlit(env, port)
-    closed, opened = [], []
     closed_sched, opened_sched = [], []
     server_cpu, browser_cpu = [], []  # CPU share (of one core) while the Monitor is open
     try:
@@ -182,16 +188,14 @@ def main() -> None:
         server.kill()
     closed = [p["images_per_s"] for p in closed_sched]
     opened = [p["images_per_s"] for p in opened_sched]
-    # Extra wait for a CPU in each open phase over the closed phases either side of it.
-    added_wait = [o["trainer_wait"] - (a["trainer_wait"] + b["trainer_wait"]) / 2
-                  for o, a, b in zip(opened_sched, closed_sched, closed_sched[1:])]
-    lost_cpu = [(a["trainer_cpu"] + b["trainer_cpu"]) / 2 - o["trainer_cpu"]
-                for o, a, b in zip(opened_sched, closed_sched, closed_sched[1:])]
+    # Extra wait for a CPU, and CPU time lost, in each open phase against the closed either side.
+    added_wait = [o - m for o, m in against_neighbours(opened_sched, closed_sched, "trainer_wait")]
+    lost_cpu = [m - o for o, m in against_neighbours(opened_sched, closed_sched, "trainer_cpu")]
     closed_med = statistics.median(r for r in closed if r)
     opened_med = statistics.median(r for r in opened if r)
     # The trainer's own speed drifts (other tenants, clocks) by more than the effect measured:
     # each open phase is also compared with the mean of the closed phases either side of it.
-    bracketed = [o / ((a + b) / 2) for o, a, b in zip(opened, closed, closed[1:]) if o and a and b]
+    bracketed = [o / m for o, m in against_neighbours(opened_sched, closed_sched, "images_per_s")]
     cores = os.cpu_count() or 1
     result = {"phase_s": args.phase_s, "pairs": args.pairs, "closed_images_per_s": [round(r, 1) for r in closed if r],
               "open_images_per_s": [round(r, 1) for r in opened if r], "closed_median": round(closed_med, 1),

@@ -19,6 +19,7 @@ The last line is ``speedup <ratio>`` for the 32 px case.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import resource
@@ -49,6 +50,7 @@ def bf16_peak(device: torch.device) -> tuple[float, str]:
     return matmul_ceiling(device), f"{name} measured matmul (no datasheet figure known)"
 
 
+@functools.cache  # measured once per run: bf16_peak falls back to it on an unlisted GPU
 def matmul_ceiling(device: torch.device, n: int = 8192, repeats: int = 10) -> float:
     """bf16 FLOP/s of one large matrix product on random data: what the card really gives."""
     a, b = (torch.randn(n, n, device=device, dtype=torch.bfloat16) for _ in range(2))

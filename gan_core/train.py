@@ -181,7 +181,7 @@ class Trainer:
         the host's bookkeeping."""
         if self._graph is None and self.use_graph and not self._inject_nan_at and self._graph_warm >= 2:
             self._capture()
-        if self._graph is not None and not self._inject_nan_at:
+        if self._graph is not None:  # (never captured while a fault injection is pending)
             self._graph.replay()
         elif self.use_graph:  # warm-up for a capture: on a side stream, as CUDA graphs ask
             side = torch.cuda.Stream(self.device)
