@@ -1,0 +1,294 @@
+"""Translate images with a trained pix2pix or CycleGAN generator.
+
+``python -m gan_core.translate (--run RUN | --checkpoint FILE) (--image IN | --image-dir DIR)
+--out OUT [--reverse]`` (``python -m gan_core translate ...`` once registered in the CLI):
+one PNG per input, A -> B (CycleGAN: B -> A with ``--reverse``), each with provenance
+text chunks like Generate's exports (``gan_core.sample.png_bytes``).
+
+Inputs are untrusted: a file is read with a size cap (``MAX_INPUT_BYTES``), never through
+a symlink or special file, and decoded by the importer's ``decode_image`` (header size
+check before any pixel is decoded, any Pillow failure a clear message); a folder is read
+through ``gan_core.importer.open_source`` like any data set (hidden files, symlinks and
+special files skipped). An image is converted to the model's channels (grey: ITU-R 601
+luminance; grey into RGB repeated), centre-cropped square and resized to its resolution,
+exactly as training data is (``gan_core.data.fit_image``); the output is at the model's
+resolution.
+
+Output names: the input's file name with a ``.png`` suffix (``shoe.jpg`` -> ``shoe.png``;
+``a.png`` stays ``a.png``), subfolders of ``--image-dir`` mirrored; when two inputs would
+share a name (``a.jpg`` and ``a.png``) both keep their full name (``a.jpg.png``).
+
+A checkpoint says what it holds in its metadata (``meta["config"]``, a plain dict):
+``model`` ("pix2pix" | "cyclegan"), ``resolution``, ``channels`` (of the targets / both
+domains), and optionally ``paired_transform`` (pix2pix; default "edges"; "folder" for
+real pairs), ``width`` (G's base width), ``blocks`` (CycleGAN), ``domain_a`` /
+``domain_b``. Generator tensors are prefixed ``G_ema.`` (preferred) or ``G.``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import save as st_save
+from torch import nn
+
+from .data import fit_image, to_image_tensor
+from .importer import DatasetError, Limits, SkipFile, decode_image, iter_images, open_source
+from .paired import PAIRED_TRANSFORMS, input_channels, paired_input
+from .rundir import CHECKPOINT_FORMAT, CheckpointError, RunDir, RunError, atomic_write_bytes, load_checkpoint_file
+from .sample import png_bytes, to_pil
+from .translate_models import (CYCLEGAN_BLOCKS, CYCLEGAN_WIDTH, PIX2PIX_WIDTH, CycleGenerators, ResnetGenerator,
+                               UNetGenerator)
+
+MODELS = ("pix2pix", "cyclegan")
+MAX_INPUT_BYTES = 64 * 1024**2  # the importer's per-file cap
+_HIDDEN = "hidden or system file"
+
+
+class TranslateError(ValueError):
+    """A request that cannot be served (wrong run type, unreadable input ...); says why."""
+
+
+@dataclass
+class Translator:
+    """A loaded generator and what it expects: ``translate`` maps [N, C_in, R, R] in
+    [-1, 1] to [N, C_out, R, R] (CycleGAN ``reverse``: B -> A)."""
+
+    G: nn.Module
+    model: str
+    resolution: int
+    in_channels: int  # domain A
+    out_channels: int  # domain B
+    transform: str | None = None  # pix2pix: how its inputs were made from targets
+    info: dict[str, str] = field(default_factory=dict)  # provenance: run, step, weights
+
+    def channels_of(self, reverse: bool) -> tuple[int, int]:
+        """(input, output) channels in the asked direction."""
+        return (self.out_channels, self.in_channels) if reverse else (self.in_channels, self.out_channels)
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+        if reverse and self.model != "cyclegan":
+            raise TranslateError(f"a {self.model} run translates one way (A -> B); --reverse needs a CycleGAN run")
+        device = next(self.G.parameters()).device
+        out = self.G(x.to(device), reverse=True) if reverse else self.G(x.to(device))
+        return out.float().cpu().clamp(-1, 1)
+
+    def prepare(self, image: Image.Image, reverse: bool = False) -> torch.Tensor:
+        """[1, C, R, R] model input from any decoded image (see the module docstring)."""
+        channels = self.channels_of(reverse)[0]
+        square = fit_image(image.convert("L" if channels == 1 else "RGB"), self.resolution)
+        return to_image_tensor(np.asarray(square)[None], self.resolution, channels)
+
+    def input_from_target(self, images: torch.Tensor) -> torch.Tensor:
+        """pix2pix: the input its training made from target images (an outline drawing of a
+        data-set image, for the page's "pick a data-set image")."""
+        if self.transform not in PAIRED_TRANSFORMS:
+            raise TranslateError("this run was not trained on a paired transform: give an input image")
+        return paired_input(images, self.transform)
+
+    def translate_image(self, image: Image.Image, reverse: bool = False) -> Image.Image:
+        return to_pil(self.translate(self.prepare(image, reverse), reverse)[0])
+
+
+# ---- building and loading ------------------------------------------------------------------------
+def build_generator(config: dict[str, Any]) -> tuple[nn.Module, int, int, str | None]:
+    """(G, input channels, output channels, transform) for a checkpoint's config dict."""
+    model = config.get("model")
+    if model not in MODELS:
+        raise TranslateError(f"not a translation run: model {model!r} (translate needs {' or '.join(MODELS)})")
+    try:
+        res, ch = int(config["resolution"]), int(config["channels"])
+    except (KeyError, TypeError, ValueError):
+        raise TranslateError("the checkpoint's config lacks resolution / channels") from None
+    if model == "pix2pix":
+        transform = config.get("paired_transform") or "edges"
+        in_ch = ch if transform == "folder" else input_channels(transform, ch)
+        return UNetGenerator(in_ch, ch, res, int(config.get("width") or PIX2PIX_WIDTH)), in_ch, ch, transform
+    width, blocks = int(config.get("width") or CYCLEGAN_WIDTH), int(config.get("blocks") or CYCLEGAN_BLOCKS)
+    G = CycleGenerators(ResnetGenerator(ch, ch, res, width, blocks), ResnetGenerator(ch, ch, res, width, blocks))
+    return G, ch, ch, None
+
+
+def translator_from_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any], *, ema: bool = True,
+                            device: str | torch.device = "cpu", source: str = "") -> Translator:
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise TranslateError(f"{source or 'the checkpoint'} carries no config in its metadata: its architecture is unknown")
+    G, in_ch, out_ch, transform = build_generator(config)
+    weights = "raw"
+    state = {}
+    for prefix, name in ((("G_ema.", "ema"),) if ema else ()) + (("G.", "raw"),):
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if state:
+            weights = name
+            break
+    try:
+        G.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1:3] if str(exc) else []
+        raise TranslateError(f"{source or 'the checkpoint'} does not fit a {config['model']} generator "
+                             f"of its config ({' '.join(s.strip() for s in first)[:300]})") from None
+    G.to(device).eval()
+    info = {"model": config["model"], "run": str(meta.get("run") or source), "checkpoint_step": str(meta.get("step", 0)),
+            "weights": weights}
+    return Translator(G, config["model"], int(config["resolution"]), in_ch, out_ch, transform, info)
+
+
+def load_translator(run: str | None = None, checkpoint: str | Path | None = None, *, ema: bool = True,
+                    device: str | torch.device = "cpu", root: Path | None = None) -> Translator:
+    """A run's newest checkpoint, or a checkpoint file."""
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file() and run is not None:
+            path = RunDir.open(run, root).weights_dir / path.name
+        source = run or path.name
+    elif run is not None:
+        latest = RunDir.open(run, root).latest_checkpoint()
+        if latest is None:
+            raise TranslateError(f"run {run} has no checkpoint yet: wait for the first one")
+        path, source = latest.weights, run
+    else:
+        raise TranslateError("give --run RUN or --checkpoint FILE")
+    if not path.is_file():
+        raise TranslateError(f"checkpoint {path} not found")
+    tensors, meta = load_checkpoint_file(path)
+    return translator_from_tensors(tensors, meta, ema=ema, device=device, source=source)
+
+
+def save_translator(path: str | Path, G: nn.Module, config: dict[str, Any], step: int = 0, **meta: Any) -> Path:
+    """A standalone checkpoint (the run format's ``G.`` tensors and metadata) that
+    ``load_translator(checkpoint=path)`` reads: for export, and for tests before runs exist."""
+    path = Path(path)
+    tensors = {f"G.{k}": v.detach().contiguous().cpu() for k, v in G.state_dict().items()}
+    info = {"format": CHECKPOINT_FORMAT, "step": step, "model": config.get("model"), "config": config, **meta}
+    atomic_write_bytes(path, st_save(tensors, metadata={"gan_studio": json.dumps(info, default=str)}))
+    return path
+
+
+# ---- inputs and outputs ---------------------------------------------------------------------------
+def read_input(path: Path, cap: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of one regular file, at most ``cap`` (symlinks and special files refused)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise TranslateError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise TranslateError(f"{path} is not a regular file")
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise TranslateError(f"{path} is over the {cap // 1024**2} MiB input limit")
+    return data
+
+
+def open_input(path: Path) -> Image.Image:
+    """One untrusted image file, decoded safely, or a ``TranslateError`` saying why not."""
+    try:
+        return decode_image(read_input(path))
+    except SkipFile as exc:
+        raise TranslateError(f"{path.name}: {exc}") from None
+
+
+def output_names(rels: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Output paths for input paths (rules in the module docstring)."""
+    pngs = [r[:-1] + (str(Path(r[-1]).with_suffix(".png")),) for r in rels]
+    count = Counter(tuple(p.lower() for p in s) for s in pngs)
+    return [s if count[tuple(p.lower() for p in s)] == 1 or s == r else r[:-1] + (r[-1] + ".png",)
+            for r, s in zip(rels, pngs)]
+
+
+def provenance(translator: Translator, source_name: str, reverse: bool) -> dict[str, str]:
+    """PNG text chunks: the keys of Generate's exports plus the source image and direction."""
+    return {"synthetic": "true", "software": "GAN Studio", **translator.info,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "source_image": source_name,
+            "direction": "B->A" if reverse else "A->B"}
+
+
+def write_output(translator: Translator, image: Image.Image, dst: Path, source_name: str, reverse: bool) -> Path:
+    out = translator.translate_image(image, reverse)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dst, png_bytes(out, provenance(translator, source_name, reverse)))
+    return dst
+
+
+def translate_file(translator: Translator, src: Path, out: Path, reverse: bool = False) -> Path:
+    """One image; ``out`` is a file, or an existing folder (then the output keeps the name)."""
+    image = open_input(Path(src))
+    dst = out / output_names([(Path(src).name,)])[0][0] if out.is_dir() else out
+    return write_output(translator, image, dst, Path(src).name, reverse)
+
+
+def translate_folder(translator: Translator, folder: Path, out: Path, reverse: bool = False,
+                     limits: Limits = Limits()) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every image of a folder (or .zip); returns (written, skipped (name, reason))."""
+    if out.exists() and not out.is_dir():
+        raise TranslateError(f"--image-dir needs --out to be a folder; {out} is a file")
+    try:
+        source = open_source(folder, limits)
+    except DatasetError as exc:
+        raise TranslateError(str(exc)) from None
+    written: list[Path] = []
+    try:
+        names = dict(zip([f.parts for f, _ in source.files], output_names([f.parts for f, _ in source.files])))
+        for f, _, image in iter_images(source, source.files):
+            written.append(write_output(translator, image, out.joinpath(*names[f.parts]), f.rel, reverse))
+    finally:
+        source.close()
+    if not written and not any(reason != _HIDDEN for _, reason in source.skipped):
+        raise TranslateError(f"no images in {folder}")
+    return written, list(source.skipped)
+
+
+# ---- CLI --------------------------------------------------------------------------------------------
+def cli_translate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gan_core translate",
+                                     description="Translate images with a pix2pix or CycleGAN run: one PNG per input.")
+    parser.add_argument("--run", help="translation run (its newest checkpoint unless --checkpoint)")
+    parser.add_argument("--checkpoint", help="checkpoint file, or a file name inside --run's weights")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", type=Path, help="one input image")
+    src.add_argument("--image-dir", type=Path, help="a folder (or .zip) of input images")
+    parser.add_argument("--out", type=Path, required=True, help="output file or folder (--image-dir: a folder)")
+    parser.add_argument("--reverse", action="store_true", help="CycleGAN: translate B -> A")
+    parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    try:
+        translator = load_translator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
+        if args.reverse and translator.model != "cyclegan":
+            raise TranslateError(f"--reverse needs a CycleGAN run; this is a {translator.model} run (A -> B only)")
+        if args.image is not None:
+            if not args.image.is_file():
+                raise TranslateError(f"{args.image} is not a file (use --image-dir for a folder)")
+            dst = translate_file(translator, args.image, args.out, args.reverse)
+            print(f"{args.image.name} -> {dst}")
+            return 0
+        if not args.image_dir.exists():
+            raise TranslateError(f"{args.image_dir} does not exist")
+        written, skipped = translate_folder(translator, args.image_dir, args.out, args.reverse)
+    except (TranslateError, RunError, CheckpointError, DatasetError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = [(name, reason) for name, reason in skipped if reason != _HIDDEN]
+    for name, reason in failed:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"wrote {len(written)} images to {args.out} ({translator.info['model']}, "
+          f"{'B->A' if args.reverse else 'A->B'}, step {translator.info['checkpoint_step']})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli_translate(sys.argv[1:]))
