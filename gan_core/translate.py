@@ -7,16 +7,16 @@ text chunks like Generate's exports (``gan_core.sample.png_bytes``).
 
 Inputs are untrusted: a file is read with a size cap (``MAX_INPUT_BYTES``), never through
 a symlink or special file, and decoded by the importer's ``decode_image`` (header size
-check before any pixel is decoded, any Pillow failure a clear message); a folder is read
-through ``gan_core.importer.open_source`` like any data set (hidden files, symlinks and
-special files skipped). An image is converted to the model's channels (grey: ITU-R 601
-luminance; grey into RGB repeated), centre-cropped square and resized to its resolution,
-exactly as training data is (``gan_core.data.fit_image``); the output is at the model's
-resolution.
+check before any pixel is decoded, any Pillow failure a clear message). ``--image-dir``
+reads the files directly in the folder, as ``inpaint`` / ``superres`` do; hidden files,
+subfolders, symlinks and special files are skipped and said. An image is converted to
+the model's channels (grey: ITU-R 601 luminance; grey into RGB repeated), centre-cropped
+square and resized to its resolution, exactly as training data is
+(``gan_core.data.fit_image``); the output is at the model's resolution.
 
 Output names: the input's file name with a ``.png`` suffix (``shoe.jpg`` -> ``shoe.png``;
-``a.png`` stays ``a.png``), subfolders of ``--image-dir`` mirrored; when two inputs would
-share a name (``a.jpg`` and ``a.png``) both keep their full name (``a.jpg.png``).
+``a.png`` stays ``a.png``); when two inputs would share a name (``a.jpg`` and ``a.png``),
+the non-PNG one keeps its full name (``a.jpg.png``).
 
 A checkpoint says what it holds in its metadata (``meta["config"]``, a plain dict):
 ``model`` ("pix2pix" | "cyclegan"), ``resolution``, ``channels`` (of the targets / both
@@ -44,7 +44,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from .data import fit_image, to_image_tensor
-from .importer import DatasetError, Limits, SkipFile, decode_image, iter_images, open_source
+from .importer import DatasetError, Limits, SkipFile, decode_image
 from .paired import PAIRED_TRANSFORMS, input_channels, paired_input
 from .rundir import CHECKPOINT_FORMAT, CheckpointError, RunDir, RunError, atomic_write_bytes, load_checkpoint_file
 from .sample import png_bytes, to_pil
@@ -232,24 +232,39 @@ def translate_file(translator: Translator, src: Path, out: Path, reverse: bool =
 
 
 def translate_folder(translator: Translator, folder: Path, out: Path, reverse: bool = False,
-                     limits: Limits = Limits()) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Every image of a folder (or .zip); returns (written, skipped (name, reason))."""
+                     max_files: int = Limits().max_files) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every image directly in ``folder``; returns (written, skipped (name, reason)).
+    Hidden files, subfolders, symlinks and special files are skipped, each with its reason."""
+    folder, out = Path(folder), Path(out)
+    if not folder.is_dir():
+        raise TranslateError(f"{folder} is not a folder")
     if out.exists() and not out.is_dir():
         raise TranslateError(f"--image-dir needs --out to be a folder; {out} is a file")
-    try:
-        source = open_source(folder, limits)
-    except DatasetError as exc:
-        raise TranslateError(str(exc)) from None
-    written: list[Path] = []
-    try:
-        names = dict(zip([f.parts for f, _ in source.files], output_names([f.parts for f, _ in source.files])))
-        for f, _, image in iter_images(source, source.files):
-            written.append(write_output(translator, image, out.joinpath(*names[f.parts]), f.rel, reverse))
-    finally:
-        source.close()
-    if not written and not any(reason != _HIDDEN for _, reason in source.skipped):
+    files, skipped = [], []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith(".") or entry.name.lower() in ("thumbs.db", "desktop.ini", "__macosx"):
+            skipped.append((entry.name, _HIDDEN))
+        elif entry.is_symlink():
+            skipped.append((entry.name, "symlink not followed"))
+        elif entry.is_dir(follow_symlinks=False):
+            skipped.append((entry.name, "a folder: only the images directly in --image-dir are translated"))
+        elif not entry.is_file(follow_symlinks=False):
+            skipped.append((entry.name, "not a regular file"))
+        else:
+            files.append(entry.name)
+        if max_files is not None and len(files) > max_files:
+            raise TranslateError(f"{folder} holds over {max_files} files; translate it in parts")
+    written = []
+    for name, dst in zip(files, output_names([(f,) for f in files])):
+        try:
+            image = open_input(folder / name)
+        except TranslateError as exc:
+            skipped.append((name, str(exc).removeprefix(f"{name}: ")))
+            continue
+        written.append(write_output(translator, image, out / dst[0], name, reverse))
+    if not written and not any(reason != _HIDDEN for _, reason in skipped):
         raise TranslateError(f"no images in {folder}")
-    return written, list(source.skipped)
+    return written, skipped
 
 
 # ---- CLI --------------------------------------------------------------------------------------------
@@ -260,7 +275,7 @@ def cli_translate(argv: list[str]) -> int:
     parser.add_argument("--checkpoint", help="checkpoint file, or a file name inside --run's weights")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", type=Path, help="one input image")
-    src.add_argument("--image-dir", type=Path, help="a folder (or .zip) of input images")
+    src.add_argument("--image-dir", type=Path, help="a folder of input images (the files directly in it)")
     parser.add_argument("--out", type=Path, required=True, help="output file or folder (--image-dir: a folder)")
     parser.add_argument("--reverse", action="store_true", help="CycleGAN: translate B -> A")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
