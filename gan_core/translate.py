@@ -101,6 +101,33 @@ class Translator:
     def translate_image(self, image: Image.Image, reverse: bool = False) -> Image.Image:
         return to_pil(self.translate(self.prepare(image, reverse), reverse)[0])
 
+    def round_trip(self, x: torch.Tensor, reverse: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """CycleGAN: (the translation of ``x``, and that translated back)."""
+        there = self.translate(x, reverse)
+        return there, self.translate(there, not reverse)
+
+
+@torch.no_grad()
+def progress_grid(G: nn.Module, model: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The fixed grid a run shows while it trains, as a [3, H, W] image in [0, 1], one column
+    per fixed image. pix2pix rows: input | output | target. CycleGAN rows: A | A -> B |
+    back to A, then B | B -> A | back to B. ``G`` is put in eval mode for the grid."""
+    from ._torchvision import torchvision
+
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    a, b = a.to(device), b.to(device)
+    if model == "pix2pix":
+        rows = [a, G(a), b]
+    else:
+        ab, ba = G(a), G(b, reverse=True)
+        rows = [a, ab, G(ab, reverse=True), b, ba, G(ba)]
+    G.train(was_training)
+    rgb = [r.float().cpu().expand(-1, 3, -1, -1) if r.shape[1] == 1 else r.float().cpu() for r in rows]
+    return torchvision.utils.make_grid(torch.cat(rgb), nrow=len(a), normalize=True, value_range=(-1, 1),
+                                       pad_value=1.0)
+
 
 # ---- building and loading ------------------------------------------------------------------------
 def build_generator(config: dict[str, Any]) -> tuple[nn.Module, int, int, str | None]:

@@ -24,7 +24,8 @@ from gan_core.importer import DatasetError
 from gan_core.paired import (PAIRED_TRANSFORMS, domains_from_classes, domains_from_folders, edges, grey,
                              hole_masks, input_channels, load_paired_folder, lowres, make_paired, paired_input)
 from gan_core.rundir import RunDir
-from gan_core.translate import TranslateError, cli_translate, load_translator, open_input, save_translator
+from gan_core.translate import (TranslateError, cli_translate, load_translator, open_input, progress_grid,
+                                save_translator)
 from gan_core.translate_losses import CycleGANLoss, FakeHistory, Pix2PixLoss, adam_pair, train_step
 from gan_core.translate_models import (PatchDiscriminator, ResnetGenerator, UNetGenerator,
                                        build_cyclegan, build_pix2pix)
@@ -56,6 +57,12 @@ def test_model_shapes(res, ch):
     Gc, Dc = build_cyclegan(ch, res, 8, 8, 2)
     assert Gc(x).shape == Gc(x, reverse=True).shape == (2, ch, res, res)
     assert Dc(x, "a").shape == Dc(x, "b").shape == patches.shape
+
+
+@pytest.mark.parametrize("res", [16, 128])
+def test_unet_spans_16_to_128_px(res):
+    G = UNetGenerator(3, 3, res, 4)
+    assert G(torch.zeros(1, 3, res, res)).shape == (1, 3, res, res)
 
 
 def test_patch_size_is_about_half_the_image():
@@ -428,3 +435,16 @@ def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, f
     assert t.translate(drawing).shape == (2, 1, 32, 32)
     with pytest.raises(TranslateError, match="translates one way"):
         t.translate(drawing, reverse=True)
+
+
+def test_progress_grid_and_round_trip(cyclegan_checkpoint, shapes_rgb, fashion):
+    t = load_translator(checkpoint=cyclegan_checkpoint)
+    x = shapes_rgb.images[:4]
+    there, back = t.round_trip(x)
+    assert torch.equal(there, t.translate(x)) and torch.equal(back, t.translate(there, reverse=True))
+    grid = progress_grid(t.G, "cyclegan", x, shapes_rgb.images[4:8])
+    assert grid.shape == (3, 6 * 34 + 2, 4 * 34 + 2) and 0 <= grid.min() and grid.max() <= 1
+    G, _ = build_pix2pix(1, 1, 32, 4, 4)
+    G.train()
+    grid = progress_grid(G, "pix2pix", edges(fashion.images[:5]), fashion.images[:5])
+    assert grid.shape == (3, 3 * 34 + 2, 5 * 34 + 2) and G.training  # mode restored
