@@ -7,7 +7,9 @@ text chunks like Generate's exports (``gan_core.sample.png_bytes``).
 
 Inputs are untrusted: a file is read with a size cap (``MAX_INPUT_BYTES``), never through
 a symlink or special file, and decoded by the importer's ``decode_image`` (header size
-check before any pixel is decoded, any Pillow failure a clear message). ``--image-dir``
+check before any pixel is decoded, any Pillow failure a clear message). Transparent
+pixels become white paper for an ``edges`` model (a drawing on a transparent canvas),
+black otherwise (the importer's rule). ``--image-dir``
 reads the files directly in the folder, as ``inpaint`` / ``superres`` do; hidden files,
 subfolders, symlinks and special files are skipped and said. An image is converted to
 the model's channels (grey: ITU-R 601 luminance; grey into RGB repeated), centre-cropped
@@ -44,7 +46,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from .data import fit_image, to_image_tensor
-from .importer import DatasetError, Limits, SkipFile, decode_image
+from .importer import DatasetError, Limits, SkipFile, open_untrusted, to_l_or_rgb
 from .paired import PAIRED_TRANSFORMS, input_channels, paired_input
 from .rundir import CHECKPOINT_FORMAT, CheckpointError, RunDir, RunError, atomic_write_bytes, load_checkpoint_file
 from .sample import png_bytes, to_pil
@@ -85,9 +87,16 @@ class Translator:
         out = self.G(x.to(device), reverse=True) if reverse else self.G(x.to(device))
         return out.float().cpu().clamp(-1, 1)
 
+    @property
+    def paper(self) -> int:
+        """Background for transparent inputs: white for an outline model (a drawing's
+        paper, e.g. the page's canvas), black otherwise (the importer's rule)."""
+        return 255 if self.transform == "edges" else 0
+
     def prepare(self, image: Image.Image, reverse: bool = False) -> torch.Tensor:
         """[1, C, R, R] model input from any decoded image (see the module docstring)."""
         channels = self.channels_of(reverse)[0]
+        image = on_paper(image, self.paper)
         square = fit_image(image.convert("L" if channels == 1 else "RGB"), self.resolution)
         return to_image_tensor(np.asarray(square)[None], self.resolution, channels)
 
@@ -221,10 +230,23 @@ def read_input(path: Path, cap: int = MAX_INPUT_BYTES) -> bytes:
     return data
 
 
-def open_input(path: Path) -> Image.Image:
-    """One untrusted image file, decoded safely, or a ``TranslateError`` saying why not."""
+def on_paper(image: Image.Image, paper: int) -> Image.Image:
+    """A transparent image composited on a plain background of grey level ``paper``
+    (other images unchanged)."""
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (paper, paper, paper, 255)), rgba).convert("RGB")
+    return image
+
+
+def open_input(path: Path, paper: int = 0) -> Image.Image:
+    """One untrusted image file, decoded safely ("L" or "RGB", transparency on ``paper``),
+    or a ``TranslateError`` saying why not."""
+    data = read_input(path)
     try:
-        return decode_image(read_input(path))
+        with open_untrusted(data) as im:  # any Pillow failure inside becomes SkipFile
+            im.load()
+            return to_l_or_rgb(on_paper(im, paper))
     except SkipFile as exc:
         raise TranslateError(f"{path.name}: {exc}") from None
 
@@ -253,7 +275,7 @@ def write_output(translator: Translator, image: Image.Image, dst: Path, source_n
 
 def translate_file(translator: Translator, src: Path, out: Path, reverse: bool = False) -> Path:
     """One image; ``out`` is a file, or an existing folder (then the output keeps the name)."""
-    image = open_input(Path(src))
+    image = open_input(Path(src), translator.paper)
     dst = out / output_names([(Path(src).name,)])[0][0] if out.is_dir() else out
     return write_output(translator, image, dst, Path(src).name, reverse)
 
@@ -284,7 +306,7 @@ def translate_folder(translator: Translator, folder: Path, out: Path, reverse: b
     written = []
     for name, dst in zip(files, output_names([(f,) for f in files])):
         try:
-            image = open_input(folder / name)
+            image = open_input(folder / name, translator.paper)
         except TranslateError as exc:
             skipped.append((name, str(exc).removeprefix(f"{name}: ")))
             continue

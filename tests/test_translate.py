@@ -430,6 +430,11 @@ def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, f
     t = load_translator(checkpoint=pix2pix_checkpoint)
     x = t.prepare(Image.new("RGB", (90, 30), (255, 0, 0)))
     assert x.shape == (1, 1, 32, 32) and x.min() >= -1 and x.max() <= 1
+    # a drawing on a transparent canvas: black strokes, the rest white paper for an outline model
+    canvas = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    canvas.paste((0, 0, 0, 255), (10, 10, 54, 14))
+    x = t.prepare(canvas)
+    assert (x == 1).float().mean() > 0.8 and (x < 0).any()
     drawing = t.input_from_target(fashion.images[:2])
     assert torch.equal(drawing, edges(fashion.images[:2]))
     assert t.translate(drawing).shape == (2, 1, 32, 32)
