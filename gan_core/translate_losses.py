@@ -155,7 +155,7 @@ class CycleGANLoss:
         if lambda_cycle < 0 or lambda_identity < 0:
             raise ValueError(f"lambda_cycle and lambda_identity must be >= 0, got {lambda_cycle}, {lambda_identity}")
         self.lambda_cycle, self.lambda_identity = float(lambda_cycle), float(lambda_identity)
-        # Two buffers with their own streams (seed, seed + 1): one per discriminator.
+        # One buffer per discriminator, each with its own random stream (2 seed + 1, 2 seed + 2).
         self.history_a = FakeHistory(history, seed * 2 + 1)
         self.history_b = FakeHistory(history, seed * 2 + 2)
 
