@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from gan_core.translate_losses import CycleGANLoss, Pix2PixLoss, adam_pair, train_step  # noqa: E402
-from gan_core.translate_models import build_cyclegan, build_pix2pix  # noqa: E402
+from gan_core.translate_losses import CycleGANLoss, Pix2PixLoss, adam_pair, train_step
+from gan_core.translate_models import build_cyclegan, build_pix2pix
 
 CONFIGS = [
     # (model, resolution, channels, G width, D width, resnet blocks)

@@ -43,7 +43,14 @@ from PIL import Image
 from skimage.feature import canny
 
 from .data import fit_image, load_dataset, match_channels, to_image_tensor
-from .importer import DatasetError, ImportReport, Limits, iter_images, no_usable_images, open_source
+from .importer import (
+    DatasetError,
+    ImportReport,
+    Limits,
+    iter_images,
+    no_usable_images,
+    open_source,
+)
 
 PAIRED_TRANSFORMS = ("edges", "grey", "lowres", "masked")
 DEFAULT_TRANSFORM = "edges"
@@ -155,13 +162,13 @@ def make_paired(images: torch.Tensor, transform: str = DEFAULT_TRANSFORM, labels
 
 # ---- folders of real pairs -------------------------------------------------------------------
 def load_paired_folder(path: str | Path, resolution: int, channels: int, split: str = "train",
-                       limits: Limits = Limits()) -> PairedSet:
+                       limits: Limits | None = None) -> PairedSet:
     """Pairs from a folder or .zip (layouts in the module docstring). Both sides are
     centre-cropped square and resized to ``resolution`` with ``channels`` channels.
     ``split``: every 10th pair (sorted by name) is "test" when there are 10 or more."""
     if split not in ("train", "test"):
         raise DatasetError(f"split must be 'train' or 'test', got {split!r}")
-    source = open_source(path, limits)
+    source = open_source(path, limits or Limits())
     try:
         sides = {c.lower(): i for i, c in enumerate(source.classes)}
         if "a" in sides and "b" in sides:
@@ -224,8 +231,9 @@ def _side_by_side(source, resolution: int, channels: int, split: str):
     for f, _, im in iter_images(source, _held_out(source.files, split)):
         w, h = im.size
         if not lo * h <= w <= hi * h:
-            source.skipped.append((f.rel, f"not side by side: {w}x{h} is not about twice as wide as high "
-                                          "(expected input A on the left half, target B on the right)"))
+            reason = (f"not side by side: {w}x{h} is not about twice as wide as high "
+                      "(expected input A on the left half, target B on the right)")
+            source.skipped.append((f.rel, reason))
             continue
         half = w // 2
         names.append(f.parts[-1])

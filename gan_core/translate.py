@@ -48,10 +48,23 @@ from torch import nn
 from .data import fit_image, to_image_tensor
 from .importer import DatasetError, Limits, SkipFile, open_untrusted, to_l_or_rgb
 from .paired import PAIRED_TRANSFORMS, input_channels, paired_input
-from .rundir import CHECKPOINT_FORMAT, CheckpointError, RunDir, RunError, atomic_write_bytes, load_checkpoint_file
+from .rundir import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    RunDir,
+    RunError,
+    atomic_write_bytes,
+    load_checkpoint_file,
+)
 from .sample import png_bytes, to_pil
-from .translate_models import (CYCLEGAN_BLOCKS, CYCLEGAN_WIDTH, PIX2PIX_WIDTH, CycleGenerators, ResnetGenerator,
-                               UNetGenerator)
+from .translate_models import (
+    CYCLEGAN_BLOCKS,
+    CYCLEGAN_WIDTH,
+    PIX2PIX_WIDTH,
+    CycleGenerators,
+    ResnetGenerator,
+    UNetGenerator,
+)
 
 MODELS = ("pix2pix", "cyclegan")
 MAX_INPUT_BYTES = 64 * 1024**2  # the importer's per-file cap
