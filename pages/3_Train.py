@@ -8,13 +8,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.cli import _FLAG_HELP  # noqa: E402
+from gan_core.cli.train import _FLAG_HELP  # noqa: E402
 from gan_core.config import (AUGMENTS, DEVICES, G_NORMS, LOSSES, MODELS, NORMS, PRESETS, ConfigError,  # noqa: E402
                              TrainConfig, preset_for)
-from gan_core.data import list_datasets  # noqa: E402
-from gan_core.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
-from gan_core.views import default_run_name  # noqa: E402
-from ui.common import go, jobs, page_setup, runs_safe  # noqa: E402
+from gan_core.data.images import list_datasets  # noqa: E402
+from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
+from ui.status import default_run_name  # noqa: E402
+from ui.common import go, page_setup, runs_safe  # noqa: E402
 
 page_setup("Train")
 st.title("Train a GAN")
@@ -196,15 +197,12 @@ for name, text in errors.items():
     if name not in shown and name != "init_from":
         st.error(f"{name}: {text}")
 
-mod = jobs()
 valid = not errors and cfg is not None
 summary = st.container()
 left, right = st.columns([1, 3])
-launch = left.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=not valid or mod is None,
+launch = left.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=not valid,
                      key="launch", width="stretch")
-if mod is None:
-    right.warning("Background training is not available in this build (gan_core.jobs is missing).")
-elif not valid:
+if not valid:
     right.error(f"Fix {len(errors)} problem{'s' if len(errors) > 1 else ''} above to launch.", icon=":material/block:")
 else:
     budget = f"{cfg.minutes:g} minutes" if cfg.minutes else f"{cfg.steps:,} steps"
@@ -212,10 +210,10 @@ else:
                    f"**{cfg.data}** at {cfg.resolution} px, {cfg.loss} loss, batch {cfg.batch_size}, {budget}"
                    + (f", fine-tuned from **{cfg.init_from}**" if cfg.init_from else "") + ".")
 
-if launch and valid and mod is not None:
+if launch and valid:
     name = raw_name or default_run_name(cfg.data, cfg.model)
     try:
-        mod.launch(cfg, name)
+        jobs.launch(cfg, name)
     except (RunError, ConfigError, OSError, ValueError) as exc:
         st.error(f"Could not launch: {exc}")
     else:

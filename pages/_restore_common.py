@@ -6,9 +6,9 @@ import streamlit as st
 from PIL import Image
 
 from gan_core import restore as R
-from gan_core.data import list_datasets
-from gan_core.rundir import RunDir, RunError
-from gan_core.sample import png_bytes
+from gan_core.data.images import list_datasets
+from gan_core.runs.rundir import RunDir, RunError
+from gan_core.inference.generators import png_bytes
 
 
 @st.cache_resource(show_spinner="Loading the run's weights ...", max_entries=4)

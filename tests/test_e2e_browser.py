@@ -64,8 +64,8 @@ def studio(tmp_path):
     finally:
         os.environ["GAN_CHECKPOINTS"] = env["GAN_CHECKPOINTS"]
         try:
-            from gan_core import jobs
-            from gan_core.rundir import list_runs
+            from gan_core.jobs import manager as jobs
+            from gan_core.runs.rundir import list_runs
 
             for run in list_runs(tmp_path / "checkpoints"):
                 if jobs.status(run.name, root=tmp_path / "checkpoints")["state"] in ("running", "queued", "stopping"):
