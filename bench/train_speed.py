@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_core.config import PRESETS, TrainConfig  # noqa: E402
 from gan_core.runs.rundir import RunDir  # noqa: E402
-from gan_core.training.loop import Trainer, bf16_supported, pick_device  # noqa: E402
+from gan_core.torch_utils.devices import bf16_supported, pick_device  # noqa: E402
+from gan_core.training.trainer import Trainer  # noqa: E402
 
 # Dense bf16 tensor-core peaks from the datasheets, FLOP/s (the H200 has the H100's compute).
 BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
-from gan_core.data.images import list_datasets  # noqa: E402
+from gan_core.data import list_datasets  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.jobs import manager as jobs  # noqa: E402
 from ui.runs_table import runs_table_rows  # noqa: E402

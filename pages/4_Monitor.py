@@ -13,6 +13,7 @@ from PIL import Image  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
+from gan_core.runs.states import RunState  # noqa: E402
 from ui.charts import CHARTS, EVAL_KEYS, chart_figure, d_output_axis, point_count, variety_figure  # noqa: E402
 from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
 from ui.runs_table import log_tail_text, run_summary  # noqa: E402
@@ -84,14 +85,15 @@ def reader(name: str) -> MetricsReader | None:
 
 def controls(run: RunDir, state: str) -> None:
     b1, b2, b3 = st.columns(3)
+    allowed = RunState.of(state)
     stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=state not in ("running",),
+                     disabled=not (allowed and allowed.can_stop),
                      help="Finish the current step, write a checkpoint, then stop. Resume later.")
     resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=state not in ("stopped", "crashed", "failed", "diverged", "cancelled"),
+                       disabled=not (allowed and allowed.can_resume),
                        help="Continue from the newest checkpoint in the background.")
     cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=state not in ("queued", "created"),
+                       disabled=not (allowed and allowed.can_cancel),
                        help="Take a queued run off the queue before it starts.")
     try:
         if stop:

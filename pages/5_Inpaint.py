@@ -74,7 +74,7 @@ method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, 
 loaded = None
 settings: dict = {}
 if method != "biharmonic":
-    run, loaded = pick_run("inpaint", method, "ip_run", "inpaint-gan")
+    run, loaded = pick_run("inpaint", method, "ip_run")
     if method == "prior":
         settings = prior_settings("ip", loaded, default_steps=150)
         settings["blend"] = st.selectbox("Blending", ["poisson", "feather", "paste"], key="ip_blend")

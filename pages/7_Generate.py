@@ -76,8 +76,9 @@ except RunError as exc:
     st.stop()
 
 if kind_of(cfg.model) == "restoration":
-    st.info(f"**{run_name}** is a {'super-resolution' if cfg.model == 'srgan' else 'inpainting'} model: "
-            f"use it on the **{'Super-resolve' if cfg.model == 'srgan' else 'Inpaint'}** page.",
+    superres = cfg.run_type.restores == "superres"
+    st.info(f"**{run_name}** is a {'super-resolution' if superres else 'inpainting'} model: "
+            f"use it on the **{'Super-resolve' if superres else 'Inpaint'}** page.",
             icon=":material/healing:")
     st.stop()
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from gan_core.cli.data import data_cli
-from gan_core.data import images as data
+from gan_core import data
 from gan_core.data.images import DatasetError, load_dataset
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -15,7 +15,8 @@ from conftest import run_env, tiny_flags
 from gan_core.config import LOSSES, ConfigError, TrainConfig, preset_for
 from gan_core.runs.rundir import RunDir, iter_metrics, load_checkpoint_file
 from gan_core.inference.generators import class_from_text, generate, load_generator, resolve_class
-from gan_core.training.loop import Trainer, train
+from gan_core.training.loop import train
+from gan_core.training.trainer import Trainer
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -136,7 +137,7 @@ def test_cuda_graph_replays_the_eager_step():
         trainer.task.source.generator_on_device()
         for _ in range(6):
             trainer.train_step()
-        assert (trainer._graph is not None) == graph
+        assert trainer.runner.captured == graph
         weights[graph] = {k: v.float().cpu() for k, v in trainer.G.state_dict().items()}
         stats = trainer.read_stats()
         assert all(math.isfinite(v) for v in stats.values()) and stats["d_real"] != stats["d_fake"]

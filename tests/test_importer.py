@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from gan_core.data import images as data
+from gan_core import data
 from gan_core.data.importer import (
     DatasetError,
     ImportReport,

@@ -190,12 +190,12 @@ def test_runs_table_rows_and_checkpoint_choices(tmp_path, monkeypatch):
 
 
 def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):
-    from gan_core.data.images import list_datasets, load_dataset
-    from gan_core.models.image import build_image_gan
+    from gan_core.data import list_datasets, load_dataset
+    from gan_core.models.image import build_dcgan
     from gan_core.inference.generators import LoadedGenerator
 
     cfg = TrainConfig.from_dict(dict(data="shapes", resolution=16, channels=3, width=8, z_dim=8, conditional=True))
-    G = build_image_gan(cfg, 2)[0].eval()
+    G = build_dcgan(cfg, 2)[0].eval()
     loaded = LoadedGenerator(G, cfg, ["T-shirt/top", "Bag"], 5, "r1", "ema")
     seen = []
     folder, count = export.export_synthetic(loaded, "synth", 3, root=tmp_path / "data", chunk=2,

@@ -8,33 +8,34 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.jobs.manager import run_state as jobs_state
-from gan_core.runs.rundir import FINAL_STATES, RunDir
+from gan_core.runs.rundir import RunDir
+from gan_core.runs.states import RunState
 
-STATE_BADGES: dict[str, tuple[str, str]] = {
+STATE_BADGES: dict[RunState, tuple[str, str]] = {
     # state: (symbol, colour). Plain symbols that every system font has (no emoji), and the
     # word beside them, so colour is never the only signal.
-    "created": ("○", "gray"),
-    "queued": ("○", "gray"),
-    "running": ("●", "green"),
-    "stopping": ("◐", "orange"),
-    "stopped": ("■", "blue"),
-    "finished": ("✓", "green"),
-    "failed": ("✕", "red"),
-    "crashed": ("✕", "red"),
-    "diverged": ("▲", "red"),
-    "cancelled": ("–", "gray"),
+    RunState.CREATED: ("○", "gray"),
+    RunState.QUEUED: ("○", "gray"),
+    RunState.RUNNING: ("●", "green"),
+    RunState.STOPPING: ("◐", "orange"),
+    RunState.STOPPED: ("■", "blue"),
+    RunState.FINISHED: ("✓", "green"),
+    RunState.FAILED: ("✕", "red"),
+    RunState.CRASHED: ("✕", "red"),
+    RunState.DIVERGED: ("▲", "red"),
+    RunState.CANCELLED: ("–", "gray"),
+    RunState.IMPORTED: ("↓", "blue"),
 }
-ACTIVE_STATES = ("created", "queued", "running", "stopping")
 
 
 def state_badge(state: str) -> str:
     """"● running": a symbol and the word."""
-    emoji, _ = STATE_BADGES.get(state, ("?", "gray"))
+    emoji, _ = STATE_BADGES.get(RunState.of(state), ("?", "gray"))
     return f"{emoji} {state}"
 
 
 def state_colour(state: str) -> str:
-    return STATE_BADGES.get(state, ("", "gray"))[1]
+    return STATE_BADGES.get(RunState.of(state), ("", "gray"))[1]
 
 
 def run_state(run: RunDir) -> str:
@@ -46,11 +47,14 @@ def run_state(run: RunDir) -> str:
 
 
 def is_active(state: str) -> bool:
-    return state in ACTIVE_STATES
+    """Not over yet (waiting to start, or training): the page keeps refreshing."""
+    known = RunState.of(state)
+    return known is not None and known.pending
 
 
 def final_state(state: str) -> bool:
-    return state in FINAL_STATES
+    known = RunState.of(state)
+    return known is not None and known.final
 
 
 def eta_text(seconds: float | None) -> str:

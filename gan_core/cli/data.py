@@ -4,18 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gan_core.data.images import (
-    DatasetInfo,
-    clear_cache,
-    download_builtin,
-    list_datasets,
-)
-from gan_core.data.importer import (
-    DatasetError,
-    data_root,
-    delete_dataset,
-    import_dataset,
-)
+from gan_core.data.catalogue import download_builtin, list_datasets
+from gan_core.data.images import DatasetInfo, clear_cache
+from gan_core.data.importer import DatasetError, data_root, delete_dataset, import_dataset
 
 
 def data_cli(argv: list[str]) -> int:

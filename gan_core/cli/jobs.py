@@ -19,8 +19,9 @@ from gan_core.jobs.manager import (
     tail_text,
 )
 from gan_core.jobs.scheduler import child_command, schedule
-from gan_core.jobs.state import ACTIVE_STATES, open_run
+from gan_core.jobs.state import open_run
 from gan_core.runs.rundir import RunError, list_runs
+from gan_core.runs.states import RunState
 
 
 def _fail(message: str) -> int:
@@ -74,7 +75,7 @@ def cli_status(argv: list[str]) -> int:
     rows = [("run", s["name"]), ("state", s["state"] + (f" (#{s['queue_position']} in queue)" if "queue_position" in s else "")),
             ("step", f"{s['step']}" + (f" / {s['total_steps']}" if s.get("total_steps") else "")),
             ("images/s", f"{s['images_per_s']:.0f}" if s.get("images_per_s") is not None else "-"),
-            ("ETA", _duration(s.get("eta_s")) if s["state"] in ACTIVE_STATES else "-"),
+            ("ETA", _duration(s.get("eta_s")) if RunState.is_live(s["state"]) else "-"),
             ("losses", f"D {last['loss_d']:.4f}  G {last['loss_g']:.4f}" if "loss_d" in last and "loss_g" in last else "-"),
             ("checkpoint", f"step {s['checkpoint_step']}" if s.get("checkpoint_step") is not None else "-"),
             ("pid", f"{s['pid']} on {s.get('host', '?')}" if s.get("pid") else "-")]
@@ -146,7 +147,8 @@ def cli_logs(argv: list[str]) -> int:
     pos = run.log_path.stat().st_size if run.log_path.exists() else 0
     try:
         while True:
-            done = run_state(run) not in ("queued", *ACTIVE_STATES)
+            state = run_state(run)
+            done = not (RunState.is_live(state) or state == RunState.QUEUED)
             if run.log_path.exists():
                 with open(run.log_path, "rb") as f:
                     f.seek(pos)

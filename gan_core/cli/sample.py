@@ -28,7 +28,7 @@ def cmd_sample(argv: list[str]) -> int:
     try:
         loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
         class_index = resolve_class(args.class_, loaded.classes) if args.class_ is not None else None
-        if loaded.config.model == "dvdgan":
+        if loaded.config.run_type.sample == "clip":
             paths = write_clip_samples(loaded, args.out, args.n, seed=args.seed, class_index=class_index, truncation=args.truncation)
         else:
             paths = write_samples(loaded, args.out, args.n, seed=args.seed, class_index=class_index, truncation=args.truncation)

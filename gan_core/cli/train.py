@@ -13,45 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_core.config import (
-    PRESETS,
-    ConfigError,
-    TrainConfig,
-    preset_for,
-    read_config_values,
-)
+from gan_core.config import PRESETS, ConfigError, TrainConfig, full_help, preset_for, read_config_values
 from gan_core.runs.rundir import RunDir, RunError
 from gan_core.training.loop import train
-
-_FLAG_HELP = {
-    "data": "data set: fashion-mnist (default), mnist, cifar10, digits, shapes, an imported set's name, or a folder/.zip",
-    "resolution": "image size in pixels (power of two 16-128 for conv models)",
-    "channels": "1 = greyscale, 3 = RGB",
-    "conditional": "class-conditional GAN (class embedding in G, projection D)",
-    "model": "mlp | dcgan | srgan | inpaint-gan | dvdgan",
-    "z_dim": "latent size",
-    "width": "base channel count (64 = the classic DCGAN)",
-    "g_norm": "batch | conditional (per-class gain and bias in a conditional dcgan/dvdgan) | none", "d_norm": "batch | none",
-    "spectral_norm": "spectral normalisation in D",
-    "minibatch_std": "dcgan D sees the batch's feature spread (discourages near-identical samples)",
-    "scale": "super-resolution factor (srgan): 2 or 4",
-    "frames": "frames per clip (dvdgan)",
-    "loss": "minimax | nonsaturating | lsgan | hinge | wgan-gp",
-    "r1_gamma": "R1 penalty weight on reals (0 = off)",
-    "gp_weight": "WGAN-GP penalty weight",
-    "d_steps": "discriminator updates per generator update (the original algorithm's k)",
-    "batch_size": "images per step", "lr_g": "generator learning rate", "lr_d": "discriminator learning rate",
-    "beta1": "Adam beta1", "beta2": "Adam beta2", "ema": "keep an EMA of G's weights (sampling uses it)",
-    "ema_decay": "EMA decay per step", "augment": "DiffAugment policies, comma-separated: color,translation,cutout",
-    "steps": "generator steps to train", "minutes": "wall-clock budget in minutes (overrides --steps)",
-    "log_every": "log metrics every N steps", "sample_every": "write a fixed-noise grid every N steps",
-    "checkpoint_every": "write a checkpoint every N steps", "eval_every": "compute FID etc. every N steps (0 = off)",
-    "eval_samples": "samples per in-run evaluation", "device": "auto | cpu | cuda | mps", "seed": "random seed",
-    "bf16": "bf16 autocast where the device computes bf16 natively (CUDA, AVX512-BF16 CPUs)", "compile": "torch.compile G and D (falls back to eager)",
-    "cuda_graph": "on CUDA, capture the whole training step once and replay it as a CUDA graph (falls back to eager)",
-    "threads": "CPU threads (0 = all cores)", "init_from": "start G and D from this run's weights (fine-tuning)",
-    "preset": "start from a named preset: " + ", ".join(PRESETS), "on_diverge": "stop | rollback",
-}
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,9 +26,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         kind = f.type if isinstance(f.type, str) else f.type.__name__
         if kind == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=_FLAG_HELP.get(f.name))
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=full_help(TrainConfig, f.name))
         else:
-            parser.add_argument(flag, default=None, help=_FLAG_HELP.get(f.name), metavar=f.name.upper())
+            parser.add_argument(flag, default=None, help=full_help(TrainConfig, f.name), metavar=f.name.upper())
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:

@@ -1,164 +1,146 @@
 """One typed training config, validated at the edge.
 
-Every entry point (CLI flags, a ``--config`` file, the app's form) builds a
-``TrainConfig`` through ``TrainConfig.from_dict`` so a bad value is refused once, with a
-message that names the field and what is allowed.
+Every entry point (CLI flags, a ``--config`` file, the app's form) builds a ``TrainConfig``
+through ``TrainConfig.from_dict`` so a bad value is refused once, with a message that names
+the field and what is allowed. Each field carries a ``FieldSpec`` (``config.fields``): its
+label, help, group, allowed values and range; the rules live in ``config.checks``.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-MODELS = ("mlp", "dcgan", "srgan", "inpaint-gan", "dvdgan")
-IMAGE_GAN_MODELS = ("mlp", "dcgan")
-LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
-NORMS = ("batch", "none")
-# conditional: per-class batch norm (dcgan, dvdgan); plain batch norm in an unconditional run
-G_NORMS = ("batch", "conditional", "none")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-AUGMENTS = ("color", "translation", "cutout")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from gan_core.config.checks import (
+    AUGMENTS,
+    DEVICES,
+    G_NORMS,
+    LOSSES,
+    NAME_PATTERN,
+    NORMS,
+    ConfigError,
+    coerce_all,
+    problems_of,
+)
+from gan_core.config.fields import spec
+from gan_core.config.presets import PRESETS
+from gan_core.runtypes import registry
 
-
-class ConfigError(ValueError):
-    """A config value that is not allowed. ``field`` names the offending field."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
+__all__ = ["AUGMENTS", "DEVICES", "G_NORMS", "LOSSES", "NAME_PATTERN", "NORMS", "ConfigError", "TrainConfig",
+           "read_config_values"]
 
 
 @dataclass
 class TrainConfig:
     # data
-    data: str = "fashion-mnist"
-    resolution: int = 32
-    channels: int = 1
-    conditional: bool = False
+    data: str = spec("fashion-mnist", "Data set", "The images to learn from: fashion-mnist (default), mnist, cifar10, "
+                     "digits, shapes, an imported set's name, or a folder/.zip (data).", "Data", basic=True, form="data")
+    resolution: int = spec(32, "Image size (px)", "Image size in pixels the GAN learns; a power of two from 16 to 128 "
+                           "for the convolutional models (resolution).", "Data", form="select", options=(16, 32, 64, 128))
+    channels: int = spec(1, "Colour channels", "1 = greyscale, 3 = RGB; colour sets can be learned in grey and vice "
+                         "versa (channels).", "Data", low=1, high=3, form="select",
+                         options=(1, 3))
+    conditional: bool = spec(False, "One generator for all classes", "Class-conditional GAN (class embedding in G, "
+                             "projection D): choose the class when generating (conditional).", "Data")
     # model
-    model: str = "dcgan"
-    z_dim: int = 100
-    width: int = 64
-    g_norm: str = "batch"
-    d_norm: str = "batch"
-    spectral_norm: bool = False
-    minibatch_std: bool = False  # dcgan D: the batch's feature spread as an extra channel
-    scale: int = 4  # srgan only
-    frames: int = 8  # dvdgan only
+    model: str = spec("dcgan", "Model", "The run type (model).", "Model", basic=True, choices=registry.names)
+    z_dim: int = spec(100, "Latent size", "Length of the noise vector G starts from (z_dim).", "Model", low=2, high=1024)
+    width: int = spec(64, "Network width", "Base channel count: bigger = more capacity, slower; 64 is the classic "
+                      "DCGAN (width).", "Model", low=4, high=1024)
+    g_norm: str = spec("batch", "Generator normalisation", "batch | conditional (per-class gain and bias in a "
+                       "conditional dcgan/dvdgan) | none (g_norm).", "Model", choices=G_NORMS)
+    d_norm: str = spec("batch", "Discriminator normalisation", "batch | none (d_norm).", "Model", choices=NORMS)
+    spectral_norm: bool = spec(False, "Spectral norm in the discriminator", "Spectral normalisation of D's layers "
+                               "(spectral_norm).", "Model")
+    minibatch_std: bool = spec(False, "Show D the batch's variety", "The dcgan D sees the batch's feature spread, "
+                               "which discourages near-identical samples (minibatch_std).", "Model", specific=True)
+    scale: int = spec(4, "Upscaling factor", "Super-resolution factor of an srgan run: 2 or 4 (scale).", "Model",
+                      choices=(2, 4), specific=True)
+    frames: int = spec(8, "Frames per clip", "Frames per clip of a video run (frames).", "Model", low=4, high=32,
+                       specific=True)
     # loss
-    loss: str = "nonsaturating"
-    r1_gamma: float = 0.0
-    gp_weight: float = 10.0
-    d_steps: int = 1
+    loss: str = spec("nonsaturating", "Loss", "minimax is the original; hinge + spectral norm is the most forgiving: "
+                     "minimax | nonsaturating | lsgan | hinge | wgan-gp (loss).", "Loss", choices=LOSSES)
+    r1_gamma: float = spec(0.0, "R1 penalty weight", "Gradient penalty on reals, 0 = off (r1_gamma).", "Loss",
+                           low=0.0, high=1e4)
+    gp_weight: float = spec(10.0, "WGAN-GP penalty weight", "Weight of the WGAN-GP gradient penalty (gp_weight).",
+                            "Loss", low=0.0, high=1e4)
+    d_steps: int = spec(1, "Discriminator steps per generator step", "Discriminator updates per generator update, "
+                        "the original algorithm's k (d_steps).", "Loss", low=1, high=20)
     # optimiser
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    ema: bool = False
-    ema_decay: float = 0.999
-    augment: list[str] = field(default_factory=list)
+    batch_size: int = spec(64, "Batch size", "Images per step (batch_size).", "Optimiser", low=2, high=4096)
+    lr_g: float = spec(2e-4, "Generator learning rate", "Adam learning rate of the generator (lr_g).", "Optimiser",
+                       low=0.0, high=1.0, low_open=True)
+    lr_d: float = spec(2e-4, "Discriminator learning rate", "Adam learning rate of the discriminator (lr_d).",
+                       "Optimiser", low=0.0, high=1.0, low_open=True)
+    beta1: float = spec(0.5, "Adam beta1", "Adam's first-moment decay (beta1).", "Optimiser", low=0.0, high=1.0,
+                        high_open=True)
+    beta2: float = spec(0.999, "Adam beta2", "Adam's second-moment decay (beta2).", "Optimiser", low=0.0, high=1.0,
+                        high_open=True)
+    ema: bool = spec(False, "Average the generator's weights", "Keep an EMA of G's weights; sampling uses it (ema).",
+                     "Optimiser")
+    ema_decay: float = spec(0.999, "Weight average decay", "EMA decay per step (ema_decay).", "Optimiser", low=0.0,
+                            high=1.0, high_open=True)
+    augment: list[str] = spec([], "DiffAugment", "DiffAugment policies, comma-separated: color,translation,cutout "
+                              "(augment).", "Optimiser", choices=AUGMENTS, form="multiselect")
     # schedule
-    steps: int = 1000
-    minutes: float = 0.0  # > 0: wall-clock budget, overrides steps
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    eval_every: int = 0  # 0: no metrics inside the run
-    eval_samples: int = 2000
+    steps: int = spec(1000, "Training steps", "Generator steps to train; ignored when a minutes budget is set (steps).",
+                      "Schedule", basic=True, low=1, high=100_000_000)
+    minutes: float = spec(0.0, "Time budget (minutes)", "Wall-clock budget in minutes; 0 = train for the number of "
+                          "steps (minutes).", "Schedule", basic=True, low=0.0, high=60 * 24 * 30)
+    log_every: int = spec(50, "Log every (steps)", "Log metrics every N steps (log_every).", "Schedule", low=1,
+                          high=1_000_000)
+    sample_every: int = spec(500, "Sample grid every (steps)", "Write a fixed-noise grid every N steps "
+                             "(sample_every).", "Schedule", low=1, high=100_000_000)
+    checkpoint_every: int = spec(1000, "Checkpoint every (steps)", "Write a checkpoint every N steps "
+                                 "(checkpoint_every).", "Schedule", low=1, high=100_000_000)
+    eval_every: int = spec(0, "Evaluate every (steps)", "Compute FID etc. every N steps, 0 = off (eval_every).",
+                           "Schedule", low=0, high=100_000_000)
+    eval_samples: int = spec(2000, "Samples per evaluation", "Samples per in-run evaluation (eval_samples).",
+                             "Schedule", low=10, high=100_000)
     # hardware and reproducibility
-    device: str = "auto"
-    seed: int = 0
-    bf16: bool = True  # autocast where the device computes bf16 natively (CUDA, AVX512-BF16/AMX CPUs)
-    compile: bool = False
-    cuda_graph: bool = True  # on CUDA, replay the whole step as one CUDA graph (image and video GANs)
-    on_diverge: str = "stop"  # or "rollback": reload the last checkpoint, halve the lrs
-    threads: int = 0  # 0: all cores
+    device: str = spec("auto", "Device", "auto | cpu | cuda | mps (device).", "Hardware", choices=DEVICES)
+    seed: int = spec(0, "Random seed", "Seed of every random stream of the run (seed).", "Hardware", low=0,
+                     high=2**63 - 1)
+    bf16: bool = spec(True, "bf16 arithmetic", "bf16 autocast where the device computes bf16 natively (CUDA, "
+                      "AVX512-BF16 CPUs) (bf16).", "Hardware")
+    compile: bool = spec(False, "Compile the networks", "torch.compile G and D; falls back to eager (compile).",
+                         "Hardware")
+    cuda_graph: bool = spec(True, "Replay steps as a CUDA graph", "On CUDA, capture the whole training step once "
+                            "and replay it as a CUDA graph; falls back to eager (cuda_graph).", "Hardware")
+    on_diverge: str = spec("stop", "When losses blow up", "stop, or rollback: reload the last checkpoint and halve "
+                           "the learning rates (on_diverge).", "Hardware", choices=("stop", "rollback"))
+    threads: int = spec(0, "CPU threads", "CPU threads, 0 = all cores (threads).", "Hardware", low=0, high=1024)
     # provenance
-    init_from: str = ""
-    preset: str = ""
+    init_from: str = spec("", "Fine-tune from", "Start G and D from this run's weights (init_from).", "Provenance")
+    preset: str = spec("", "Preset", f"Start from a named preset: {', '.join(PRESETS)} (preset).", "Provenance")
 
     # ---- validation -------------------------------------------------------------
     def validate(self) -> "TrainConfig":
-        _choice("model", self.model, MODELS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("g_norm", self.g_norm, G_NORMS)
-        _choice("d_norm", self.d_norm, NORMS)
-        _choice("device", self.device, DEVICES)
-        _choice("on_diverge", self.on_diverge, ("stop", "rollback"))
-        if not self.data or not isinstance(self.data, str):
-            raise ConfigError("data", "give a built-in data set name or a path")
-        _int_range("channels", self.channels, 1, 3)
-        if self.channels == 2:
-            raise ConfigError("channels", "must be 1 (greyscale) or 3 (RGB), got 2")
-        if self.model in ("dcgan", "srgan", "inpaint-gan", "dvdgan"):
-            if self.resolution not in (16, 32, 64, 128):
-                raise ConfigError(
-                    "resolution", f"must be a power of two from 16 to 128 for {self.model}, got {self.resolution}"
-                )
-        else:
-            _int_range("resolution", self.resolution, 8, 128)
-        _int_range("z_dim", self.z_dim, 2, 1024)
-        _int_range("width", self.width, 4, 1024)
-        _int_range("d_steps", self.d_steps, 1, 20)
-        _int_range("batch_size", self.batch_size, 2, 4096)
-        _int_range("steps", self.steps, 1, 100_000_000)
-        _int_range("log_every", self.log_every, 1, 1_000_000)
-        _int_range("sample_every", self.sample_every, 1, 100_000_000)
-        _int_range("checkpoint_every", self.checkpoint_every, 1, 100_000_000)
-        _int_range("eval_every", self.eval_every, 0, 100_000_000)
-        _int_range("eval_samples", self.eval_samples, 10, 100_000)
-        _int_range("seed", self.seed, 0, 2**63 - 1)
-        _int_range("threads", self.threads, 0, 1024)
-        _int_range("frames", self.frames, 4, 32)
-        if self.scale not in (2, 4):
-            raise ConfigError("scale", f"must be 2 or 4, got {self.scale}")
-        for name in ("lr_g", "lr_d"):
-            _float_range(name, getattr(self, name), 0.0, 1.0, low_open=True)
-        _float_range("beta1", self.beta1, 0.0, 1.0, high_open=True)
-        _float_range("beta2", self.beta2, 0.0, 1.0, high_open=True)
-        _float_range("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
-        _float_range("r1_gamma", self.r1_gamma, 0.0, 1e4)
-        _float_range("gp_weight", self.gp_weight, 0.0, 1e4)
-        _float_range("minutes", self.minutes, 0.0, 60 * 24 * 30)
-        bad = [a for a in self.augment if a not in AUGMENTS]
-        if bad:
-            raise ConfigError("augment", f"unknown policy {bad[0]!r}; allowed: {', '.join(AUGMENTS)}")
-        if self.model == "dcgan" and self.resolution > 128:
-            raise ConfigError("resolution", "DCGAN goes up to 128")
-        if self.model == "srgan" and self.resolution // self.scale < 4:
-            raise ConfigError("scale", f"x{self.scale} from {self.resolution} px leaves under 4 px of input")
-        if self.g_norm == "conditional" and self.model not in ("dcgan", "dvdgan"):
-            raise ConfigError("g_norm", f"'conditional' batch norm is for dcgan and dvdgan, not {self.model}; use 'batch'")
-        if self.minibatch_std and self.model != "dcgan":
-            raise ConfigError("minibatch_std", "is a dcgan discriminator option")
-        if self.loss == "wgan-gp" and self.d_norm == "batch":
-            raise ConfigError("d_norm", "wgan-gp's gradient penalty is per sample: use d_norm 'none' with it")
-        if self.init_from and not NAME_PATTERN.match(self.init_from):
-            raise ConfigError("init_from", "must be the name of an existing run")
+        """Raise the first problem (a ``ConfigError`` naming its field), else return self."""
+        found = problems_of(type(self), self.to_dict())
+        if found:
+            raise found[0]
         return self
+
+    @classmethod
+    def problems(cls, values: dict[str, Any]) -> list[ConfigError]:
+        """Every problem of loose ``values`` at once (unknown fields, bad types, ranges, rules),
+        each naming its field; empty when ``from_dict(values)`` would succeed."""
+        return problems_of(cls, values)
 
     # ---- (de)serialisation ------------------------------------------------------
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         """Build and validate from loose values (strings from a form or file are coerced)."""
-        if not isinstance(values, dict):
-            raise ConfigError("config", "must be a mapping of field names to values")
-        known = {f.name: f for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, raw in values.items():
-            name = str(key).replace("-", "_")
-            if name not in known:
-                raise ConfigError(str(key) or "(empty field name)", f"unknown field; known fields: {', '.join(sorted(known))}")
-            kwargs[name] = _coerce(name, known[name], raw)
-        return cls(**kwargs).validate()
+        found = problems_of(cls, values)
+        if found:
+            raise found[0]
+        return cls(**coerce_all(cls, values))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -176,8 +158,12 @@ class TrainConfig:
         return cls.from_dict(read_config_values(path))
 
     @property
+    def run_type(self) -> registry.RunType:
+        return registry.get(self.model)
+
+    @property
     def is_image_gan(self) -> bool:
-        return self.model in IMAGE_GAN_MODELS
+        return self.run_type.kind == "image"
 
 
 def read_config_values(path: Path) -> dict[str, Any]:
@@ -195,64 +181,3 @@ def read_config_values(path: Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError("config", f"{path.name} must hold a mapping of field names to values")
     return values
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(name, f"must be one of {', '.join(allowed)}; got {value!r}")
-
-
-def _int_range(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(name, f"must be a whole number from {low} to {high}; got {value!r}")
-
-
-def _float_range(name: str, value: Any, low: float, high: float, low_open=False, high_open=False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-        raise ConfigError(name, f"must be a number in {lo}{low}, {high}{hi}; got {value!r}")
-
-
-def _coerce(name: str, f: dataclasses.Field, raw: Any) -> Any:
-    """Turn strings and near-misses into the field's type; refuse what does not fit."""
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    try:
-        if kind == "bool":
-            if isinstance(raw, bool):
-                return raw
-            if isinstance(raw, str) and raw.strip().lower() in ("1", "true", "yes", "on"):
-                return True
-            if isinstance(raw, str) and raw.strip().lower() in ("0", "false", "no", "off", ""):
-                return False
-            if isinstance(raw, int) and raw in (0, 1):
-                return bool(raw)
-            raise ValueError
-        if kind == "int":
-            if isinstance(raw, bool):
-                raise ValueError
-            if isinstance(raw, float):
-                if not raw.is_integer():
-                    raise ValueError
-                return int(raw)
-            return int(str(raw).strip()) if isinstance(raw, str) else int(raw)
-        if kind == "float":
-            if isinstance(raw, bool):
-                raise ValueError
-            return float(raw)
-        if kind == "str":
-            if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
-                raise ValueError
-            return str(raw)
-        if kind.startswith("list"):
-            if raw is None:
-                return []
-            items = raw.split(",") if isinstance(raw, str) else raw
-            if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
-                raise ValueError
-            return [i.strip() for i in items if i.strip()]
-    except (ValueError, TypeError, OverflowError):
-        pass
-    raise ConfigError(name, f"expected {kind.replace('list[str]', 'a comma-separated list')}; got {raw!r}")

@@ -40,15 +40,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gan_core.data.images import (
-    SHAPE_CLASSES,
     DatasetError,
     ImportReport,
-    _hsv_to_rgb,
     _set_path,
     fit_image,
     load_dataset,
     match_channels,
-    render_shapes,
     to_image_tensor,
 )
 from gan_core.data.importer import (
@@ -58,6 +55,7 @@ from gan_core.data.importer import (
     open_untrusted,
     to_l_or_rgb,
 )
+from gan_core.data.shapes import SHAPE_CLASSES, _hsv_to_rgb, render_shapes
 
 CLIP_SETS = ("moving-shapes", "moving-fashion")
 CLIP_COUNT = {"train": 4096, "test": 512}

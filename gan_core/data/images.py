@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import json
 import math
 import os
 import struct
@@ -34,29 +33,26 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_core.data.importer import (  # noqa: F401  (re-exported: the public data API)
+from gan_core.data.importer import (
     BUILTIN_DATASETS,
-    BUILTIN_STORAGE,
-    MAX_IMAGE_PIXELS,
     NAME_PATTERN,
     REPORT_FILE,
     DatasetError,
     ImportReport,
     Limits,
     data_root,
-    delete_dataset,
-    import_dataset,
+    is_imported_set,
     iter_images,
     no_usable_images,
     open_source,
 )
+from gan_core.data.shapes import SHAPE_CLASSES, make_shapes
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 DIGIT_CLASSES = [str(i) for i in range(10)]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
-SHAPE_CLASSES = ["circle", "square", "triangle", "cross", "ring"]
 SHAPES_COUNT = {"train": 2048, "test": 256}
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_APT_PACKAGE = "dataset-fashion-mnist"
@@ -132,7 +128,8 @@ def _set_path(name: str) -> Path:
     path = Path(name).expanduser()
     if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
         return path
-    imported = [i.name for i in list_datasets() if i.kind == "imported"]
+    root = data_root()
+    imported = sorted(e.name for e in root.iterdir() if is_imported_set(e)) if root.is_dir() else []
     raise DatasetError(
         f"unknown data set {name!r}: not a built-in ({', '.join(BUILTIN_DATASETS)}), "
         f"not an imported set in {data_root()} ({', '.join(imported) or 'none yet'}), "
@@ -266,106 +263,6 @@ def _load_shapes(name, resolution, channels, split, seed, limit) -> ImageSet:
                     list(SHAPE_CLASSES), name)
 
 
-# ---------------------------------------------------------------------------- shapes
-
-
-def make_shapes(n: int, resolution: int, seed: int = 0, *,
-                stream: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` labelled RGB shapes in [-1, 1]: ``(images [n, 3, R, R], labels [n])``.
-
-    Deterministic by ``(seed, stream)``; item ``i`` does not depend on ``n`` (parameters
-    are drawn row by row), so a smaller ``n`` gives a prefix of a larger one. Labels
-    cycle through ``SHAPE_CLASSES`` so every class is equally frequent.
-    """
-    p = np.random.default_rng([seed, stream]).random((n, 12))
-    kinds = np.arange(n) % len(SHAPE_CLASSES)
-    size = 0.3 + 0.4 * p[:, 0]  # 30-70% of the frame
-    cx = size / 2 + (1 - size) * p[:, 1]  # keeps the shape's bounding circle inside
-    cy = size / 2 + (1 - size) * p[:, 2]
-    angle = 2 * np.pi * p[:, 3]
-    colour = _hsv_to_rgb(p[:, 4], 0.5 + 0.5 * p[:, 5], 0.7 + 0.3 * p[:, 6])
-    background = 0.02 + 0.3 * p[:, 7:10]  # dark, varied
-    gradient = 0.4 * (p[:, 10:12] - 0.5)  # gentle linear shading
-    images = render_shapes(kinds, cx, cy, size, colour, resolution, angle=angle,
-                           background=background, gradient=gradient)
-    return images, torch.as_tensor(kinds, dtype=torch.int64)
-
-
-def render_shape(kind_index: int, cx: float, cy: float, size: float, colour, resolution: int,
-                 *, angle: float = 0.0, background=(0.0, 0.0, 0.0)) -> torch.Tensor:
-    """One shape as a float tensor ``[3, R, R]`` in [-1, 1]; see ``render_shapes``."""
-    return render_shapes([kind_index], [cx], [cy], [size], [colour], resolution,
-                         angle=[angle], background=[background])[0]
-
-
-def render_shapes(kinds, cx, cy, size, colour, resolution: int, *, angle=None,
-                  background=None, gradient=None) -> torch.Tensor:
-    """Draw shapes, one per item, vectorised: float ``[B, 3, R, R]`` in [-1, 1].
-
-    Per item: ``kinds`` index into ``SHAPE_CLASSES``; centre ``cx, cy`` and ``size``
-    (bounding diameter) are fractions of the frame; ``colour`` and ``background`` are
-    RGB in [0, 1]; ``angle`` in radians; ``gradient`` (gx, gy) shades the background.
-    Edges are antialiased (1-pixel ramp on a signed distance). Moving clips: call once
-    with every frame's centres.
-    """
-    f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
-    kinds = torch.as_tensor(np.asarray(kinds, dtype=np.int64))
-    b = kinds.shape[0]
-    cx, cy, size, colour = f32(cx), f32(cy), f32(size), f32(colour).reshape(b, 3)
-    angle = torch.zeros(b) if angle is None else f32(angle)
-    background = torch.zeros(b, 3) if background is None else f32(background).reshape(b, 3)
-    gradient = torch.zeros(b, 2) if gradient is None else f32(gradient).reshape(b, 2)
-    out = torch.empty(b, 3, resolution, resolution)
-    step = max(1, (1 << 21) // (resolution * resolution))
-    for s in range(0, b, step):
-        e = min(b, s + step)
-        out[s:e] = _render_chunk(kinds[s:e], cx[s:e], cy[s:e], size[s:e], colour[s:e],
-                                 angle[s:e], background[s:e], gradient[s:e], resolution)
-    return out
-
-
-def _render_chunk(kinds, cx, cy, size, colour, angle, background, gradient, r) -> torch.Tensor:
-    grid = (torch.arange(r, dtype=torch.float32) + 0.5) / r
-    x, y = grid.view(1, 1, r), grid.view(1, r, 1)
-    col = lambda t: t.view(-1, 1, 1)  # noqa: E731
-    dx, dy = x - col(cx), y - col(cy)
-    cos, sin = col(torch.cos(angle)), col(torch.sin(angle))
-    u, v = dx * cos + dy * sin, -dx * sin + dy * cos  # shape-local coordinates
-    sd = torch.empty(len(kinds), r, r)
-    for k in range(len(SHAPE_CLASSES)):
-        m = kinds == k
-        if m.any():
-            sd[m] = _signed_distance(k, u[m], v[m], col(size[m]) / 2)
-    alpha = (0.5 - sd * r).clamp(0, 1).unsqueeze(1)  # [B, 1, R, R]
-    shade = (gradient[:, 0].view(-1, 1, 1) * (x - 0.5) + gradient[:, 1].view(-1, 1, 1) * (y - 0.5))
-    bg = (background.view(-1, 3, 1, 1) + shade.unsqueeze(1)).clamp(0, 1)
-    img = bg * (1 - alpha) + colour.view(-1, 3, 1, 1) * alpha
-    return img * 2 - 1
-
-
-def _signed_distance(kind: int, u, v, radius):
-    """Approximate signed distance (frame units, < 0 inside) of shape ``kind``."""
-    name = SHAPE_CLASSES[kind]
-    if name == "circle":
-        return torch.sqrt(u * u + v * v) - radius
-    if name == "square":
-        return torch.maximum(u.abs(), v.abs()) - 0.75 * radius
-    if name == "triangle":  # equilateral, circumradius = radius, apex up
-        edges = [u * math.cos(a) + v * math.sin(a) for a in (math.pi / 2, math.pi * 7 / 6, -math.pi / 6)]
-        return torch.stack(edges).amax(0) - radius / 2
-    if name == "cross":
-        arm, half = 0.9 * radius, 0.3 * radius
-        bar1 = torch.maximum(u.abs() - arm, v.abs() - half)
-        bar2 = torch.maximum(u.abs() - half, v.abs() - arm)
-        return torch.minimum(bar1, bar2)
-    return (torch.sqrt(u * u + v * v) - 0.75 * radius).abs() - 0.25 * radius  # ring
-
-
-def _hsv_to_rgb(h, s, v) -> np.ndarray:
-    k = (np.array([5.0, 3.0, 1.0]) + h[:, None] * 6) % 6
-    return v[:, None] - (v * s)[:, None] * np.clip(np.minimum(k, 4 - k), 0, 1)
-
-
 # ---------------------------------------------------------------------------- folders
 
 
@@ -447,103 +344,3 @@ def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
         weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)
         return (x[:, :3] * weights).sum(1, keepdim=True)
     return x[:, :1].repeat(1, 3, 1, 1)
-
-
-# ---------------------------------------------------------------------------- catalogue
-
-
-_BUILTIN_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": DIGIT_CLASSES,
-                    "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES}
-_BUILTIN_COUNT = {"fashion-mnist": 60000, "mnist": 60000, "cifar10": 50000,
-                  "digits": 1438, "shapes": SHAPES_COUNT["train"]}  # train split sizes
-
-
-def describe_requirements(name: str) -> str:
-    """One line: what a data set needs on disk."""
-    root = data_root()
-    if name == "fashion-mnist":
-        dirs = ", ".join(str(d) for d in fashion_dirs())
-        return (f"Fashion-MNIST IDX files (train-/t10k-images-idx3-ubyte[.gz] and labels) in "
-                f"one of: {dirs}; apt package {FASHION_APT_PACKAGE}")
-    if name == "mnist":
-        return (f"torchvision MNIST files in {root / 'MNIST' / 'raw'} "
-                "(`python -m gan_core data download mnist`)")
-    if name == "cifar10":
-        return (f"torchvision CIFAR-10 batches in {root / 'cifar-10-batches-py'} "
-                "(`python -m gan_core data download cifar10`)")
-    if name == "digits":
-        return "nothing: bundled with scikit-learn"
-    if name == "shapes":
-        return "nothing: generated on the fly"
-    if NAME_PATTERN.match(name) and (root / name).is_dir():
-        return f"an imported set: images (optionally in class subfolders) in {root / name}"
-    return f"a folder or .zip of images at {name} (or an imported set named so in {root})"
-
-
-def _builtin_available(name: str) -> bool:
-    root = data_root()
-    if name == "fashion-mnist":
-        return find_fashion("train") is not None
-    if name == "mnist":
-        return _idx_file(root / "MNIST" / "raw", "train-images-idx3-ubyte") is not None
-    if name == "cifar10":
-        return (root / "cifar-10-batches-py" / "data_batch_1").is_file()
-    return True
-
-
-def list_datasets() -> list[DatasetInfo]:
-    """Built-ins (with whether they are on disk) and imported sets under ``data_root()``."""
-    infos = []
-    for name in BUILTIN_DATASETS:
-        ok = _builtin_available(name)
-        note = describe_requirements(name) if ok else "missing: needs " + describe_requirements(name)
-        infos.append(DatasetInfo(name, "builtin", ok, list(_BUILTIN_CLASSES[name]),
-                                 _BUILTIN_COUNT[name] if ok else None, note))
-    root = data_root()
-    if root.is_dir():
-        for entry in sorted(root.iterdir()):
-            if _is_imported_set(entry):
-                infos.append(_imported_info(entry))
-    return infos
-
-
-def _is_imported_set(entry: Path) -> bool:
-    reserved = {n.lower() for n in BUILTIN_DATASETS + BUILTIN_STORAGE}
-    return (entry.is_dir() and not entry.is_symlink() and bool(NAME_PATTERN.match(entry.name))
-            and entry.name.lower() not in reserved)
-
-
-def _imported_info(folder: Path) -> DatasetInfo:
-    classes = sorted(p.name for p in folder.iterdir()
-                     if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
-    try:
-        report = ImportReport(**json.loads((folder / REPORT_FILE).read_text(encoding="utf-8")))
-        count, note = int(report.imported), report.summary()
-    except (OSError, ValueError, TypeError):
-        count = sum(1 for p in folder.rglob("*") if p.is_file() and p.name != REPORT_FILE)
-        note = "folder placed by hand (no import report)"
-    return DatasetInfo(folder.name, "imported", count > 0, classes, count, note)
-
-
-# ---------------------------------------------------------------------------- download
-
-
-def download_builtin(name: str) -> Path:
-    """Download a built-in through torchvision into ``data_root()`` (needs internet)."""
-    from gan_core.torch_utils.vision import torchvision
-
-    classes = {"fashion-mnist": torchvision.datasets.FashionMNIST,
-               "mnist": torchvision.datasets.MNIST, "cifar10": torchvision.datasets.CIFAR10}
-    if name not in classes:
-        raise DatasetError(f"{name!r} cannot be downloaded: choose one of {', '.join(classes)} "
-                           "(digits and shapes need no download)")
-    root = data_root()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        for train in (True, False):
-            classes[name](root=str(root), train=train, download=True)
-    except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, OSError, RuntimeError...
-        raise DatasetError(f"could not download {name} into {root} ({type(exc).__name__}: "
-                           f"{exc}). No internet? Copy the files there by hand instead.") from None
-    clear_cache()
-    return root

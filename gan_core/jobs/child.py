@@ -11,7 +11,8 @@ import traceback
 
 from gan_core.jobs.processes import HOST, boot_id, start_ticks
 from gan_core.jobs.scheduler import schedule
-from gan_core.runs.rundir import FINAL_STATES, RunDir
+from gan_core.runs.rundir import RunDir
+from gan_core.runs.states import RunState
 
 
 def run_child(argv: list[str], early_stop=lambda: False) -> int:
@@ -25,9 +26,7 @@ def run_child(argv: list[str], early_stop=lambda: False) -> int:
     main = rank == 0
     state = "failed"
     try:
-        from gan_core.training.loop import (
-            train,  # the slow import, before the last look for an early stop
-        )
+        from gan_core.training.loop import train  # the slow import, before the last look for an early stop
 
         if main:
             run.write_status(state="running", pid=os.getpid(), pid_start=start_ticks(os.getpid()), host=HOST,
@@ -45,7 +44,7 @@ def run_child(argv: list[str], early_stop=lambda: False) -> int:
             state = train(run, resume=args.resume)
     except BaseException as exc:  # noqa: BLE001 - whatever happens, the folder says how it ended
         state = "failed"
-        if main and run.read_status().get("state") not in FINAL_STATES:
+        if main and not (RunState.of(run.read_status().get("state")) or RunState.CREATED).final:
             tb = traceback.format_exc()
             run.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", traceback=tb[-4000:], ended=time.time())
             print(f"failed: {type(exc).__name__}: {exc}\n{tb}", flush=True)

@@ -43,8 +43,9 @@ from gan_core.jobs.scheduler import (
     schedule,
     scheduler_lock,
 )
-from gan_core.jobs.state import ACTIVE_STATES, derive, note, open_run, runs_root
+from gan_core.jobs.state import derive, note, open_run, runs_root
 from gan_core.runs.rundir import RunDir
+from gan_core.runs.states import RunState
 
 
 def run_state(run: RunDir) -> str:
@@ -70,7 +71,7 @@ def status(name: str, *, root: Path | str | None = None) -> dict[str, Any]:
     if state == "queued":
         ahead = [r for r, s in queued_runs(run.path.parent) if r.name != run.name and queue_key(s, r) < queue_key(st, run)]
         out["queue_position"] = len(ahead) + 1
-    if state not in ACTIVE_STATES:
+    if not RunState.is_live(state):
         out["eta_s"] = 0 if state == "finished" else None
     return out
 
@@ -102,10 +103,8 @@ def resume(name: str, *, root: Path | str | None = None) -> RunDir:
     run = open_run(name, root)
     with scheduler_lock(run.path.parent):
         state, st = derive(run)
-        if state in (*ACTIVE_STATES, "queued"):
-            raise JobError(f"run {name} is {state}; stop it first" if state != "queued" else f"run {name} is already queued")
-        if state == "finished":
-            raise JobError(f"run {name} finished its budget (step {st.get('step', 0)}); there is nothing to resume")
+        if not RunState.permits(state, "resume"):
+            raise JobError(_why_not_resume(name, state, st))
         run.config()  # a broken config is refused here, not in a background process
         run.stop_path.unlink(missing_ok=True)
         run.write_status(state="queued", queued_at=time.time(), resume=True, previous_state=state, host=HOST)
@@ -115,15 +114,27 @@ def resume(name: str, *, root: Path | str | None = None) -> RunDir:
     return run
 
 
+def _why_not_resume(name: str, state: str, st: dict[str, Any]) -> str:
+    if RunState.is_live(state):
+        return f"run {name} is {state}; stop it first"
+    if state == RunState.QUEUED:
+        return f"run {name} is already queued"
+    if state == RunState.FINISHED:
+        return f"run {name} finished its budget (step {st.get('step', 0)}); there is nothing to resume"
+    if state == RunState.IMPORTED:
+        return f"run {name} was imported, not trained here: fine-tune from it with --init-from {name}"
+    return f"run {name} is {state}; only a stopped, crashed, failed, diverged or cancelled run can be resumed"
+
+
 def cancel(name: str, *, root: Path | str | None = None) -> str:
     """Take a queued run off the queue: a fresh run becomes ``cancelled``, a queued resume
     goes back to the state it had. Refuses any other state. Returns the new state."""
     run = open_run(name, root)
     with scheduler_lock(run.path.parent):  # no pass can start it meanwhile
         state, st = derive(run)
-        if state != "queued":
+        if not RunState.permits(state, "cancel"):
             raise JobError(f"run {name} is {state}, not queued; only a queued run can be cancelled"
-                           + (" (use stop)" if state in ACTIVE_STATES else ""))
+                           + (" (use stop)" if RunState.is_live(state) else ""))
         new = st.get("previous_state") if st.get("resume") else "cancelled"
         run.write_status(state=new or "cancelled", resume=False, ended=time.time() if not st.get("resume") else st.get("ended"))
     note(run, "cancelled while queued" + (f"; back to {new}" if st.get("resume") else ""))
@@ -137,9 +148,9 @@ def stop(name: str, timeout: float = 60, *, wait: bool = False, root: Path | str
     returns the final state. A queued run is cancelled instead."""
     run = open_run(name, root)
     state, st = derive(run)
-    if state == "queued":
+    if state == RunState.QUEUED:
         return cancel(name, root=run.path.parent)
-    if state not in ACTIVE_STATES:
+    if not RunState.is_live(state):
         return state
     if st.get("host") and st["host"] != HOST:
         raise JobError(f"run {name} runs on {st['host']}; stop it there")
@@ -162,7 +173,7 @@ def _wait_stopped(run: RunDir, deadline: float) -> str:
     """Until the run has recorded its end and its processes have exited (or were killed)."""
     while True:
         state, st = derive(run)
-        if state not in ACTIVE_STATES:
+        if not RunState.is_live(state):
             while job_alive(st) and time.time() < deadline:  # it is running its last scheduler pass
                 time.sleep(0.1)
                 reap()

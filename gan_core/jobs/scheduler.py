@@ -12,8 +12,9 @@ from typing import Any, Iterator
 
 from gan_core.config import TrainConfig
 from gan_core.jobs.processes import CHILDREN, HOST, boot_id, reap, start_ticks
-from gan_core.jobs.state import ACTIVE_STATES, derive, note, runs_root
+from gan_core.jobs.state import derive, note, runs_root
 from gan_core.runs.rundir import RunDir, RunError, list_runs
+from gan_core.runs.states import RunState
 
 LOCK_NAME = ".scheduler.lock"
 _TORCHRUN_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
@@ -94,7 +95,7 @@ def schedule(root: Path | str | None = None) -> list[str]:
         used, busy_gpus = 0, set()
         for run in list_runs(root):
             state, st = derive(run)
-            if state in ACTIVE_STATES and st.get("host", HOST) == HOST:
+            if RunState.is_live(state) and st.get("host", HOST) == HOST:
                 used += slots(st)
                 busy_gpus.update(st.get("gpus") or [])
         limit = max_jobs()

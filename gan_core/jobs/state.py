@@ -10,8 +10,8 @@ from typing import Any
 
 from gan_core.jobs.processes import HOST, job_alive, kill_job, signal_pid
 from gan_core.runs.rundir import RunDir, checkpoints_root, iter_metrics
+from gan_core.runs.states import RunState
 
-ACTIVE_STATES = ("running", "stopping")
 _RESEND_TERM_S = 5.0  # while stopping, repeat SIGTERM this often (a first one can race the trainer's start-up)
 
 
@@ -41,14 +41,14 @@ def derive(run: RunDir, status: dict[str, Any] | None = None) -> tuple[str, dict
     state = status.get("state", "created")
     if state == "running" and status.get("stop_requested"):
         state = "stopping"  # the trainer's start-up wrote "running" over a stop that came early
-    if state not in ACTIVE_STATES or (status.get("host") and status["host"] != HOST):
+    if not RunState.is_live(state) or (status.get("host") and status["host"] != HOST):
         return state, status  # another machine's job: its own reads judge it
     if job_alive(status):
         if state == "stopping":
             return enforce_stop(run, status)
         return state, status
     fresh = run.read_status()  # it may have written its final state and exited just now
-    if fresh.get("state") not in ACTIVE_STATES or job_alive(fresh):
+    if not RunState.is_live(fresh.get("state")) or job_alive(fresh):
         return fresh.get("state", "created"), fresh
     step = last_step(run, fresh)
     ckpt = run.latest_checkpoint()

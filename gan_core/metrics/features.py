@@ -32,6 +32,9 @@ Which space ``get_extractor(..., feature="auto")`` picks:
    classifier's code, cache and accuracy report (here: held-out rotation accuracy). Sets
    whose images look the same rotated (textures) learn weaker features there, and say so
    through a low recorded accuracy.
+
+About 430 lines in one module: both feature spaces share the extractor interface, the
+on-disk cache and its lock, and the choice between them (``get_extractor``).
 """
 from __future__ import annotations
 

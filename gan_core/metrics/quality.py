@@ -44,7 +44,8 @@ from gan_core.metrics.features import (
     get_extractor,
     load_classifier,
 )
-from gan_core.runs.rundir import RunDir, atomic_write_json, iter_metrics, read_json, say
+from gan_core.runs.rundir import RunDir, iter_metrics
+from gan_core.runtypes import registry
 from gan_core.torch_utils import vision as _torchvision  # noqa: F401  (torchmetrics imports torchvision: guard first)
 
 RESULT_KEYS = ("feature_space", "n", "n_real", "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
@@ -256,64 +257,31 @@ def _load_real(cfg):
     return load_dataset(cfg.data, cfg.resolution, cfg.channels, split="test", seed=cfg.seed)
 
 
-def evaluate_during_training(trainer) -> dict[str, Any] | None:
-    """Score the trainer's generator (EMA when kept), log a ``kind: eval`` record, and
-    keep the best checkpoint by FID. Never raises: a failed evaluation is logged."""
-    cfg, run = trainer.cfg, trainer.run
-    if cfg.model not in ("mlp", "dcgan"):
-        return None
-    G = trainer.G_ema if trainer.G_ema is not None else trainer.G
+def evaluate_generator(G: nn.Module, cfg, classes: list[str], device: torch.device, *, log=print) -> dict[str, Any]:
+    """Score generator ``G`` of a run with config ``cfg`` against the held-out split: FID & co.
+    over ``cfg.eval_samples`` samples from fixed latents (the same every time: smoother curves).
+    A pure function of the weights: the caller's random streams and G's mode are left as found."""
     was_training = G.training
-    devices = [trainer.device] if trainer.device.type == "cuda" else []
+    devices = [device] if device.type == "cuda" else []
     try:
-        with torch.random.fork_rng(devices=devices):  # the run's own random streams stay untouched
+        with torch.random.fork_rng(devices=devices):
             G.eval()
             real = _load_real(cfg)
-            extractor = get_extractor(cfg.data, cfg.resolution, cfg.channels, "auto", device=trainer.device,
-                                      log=lambda m: say(run, m))
-            classes = trainer.task.classes
+            extractor = get_extractor(cfg.data, cfg.resolution, cfg.channels, "auto", device=device, log=log)
             gen = torch.Generator().manual_seed(EVAL_SEED)
             drawn = [0]
 
             @torch.no_grad()
             def sample(k: int):
-                z = torch.randn(k, cfg.z_dim, generator=gen).to(trainer.device)
+                z = torch.randn(k, cfg.z_dim, generator=gen).to(device)
                 y = (torch.arange(drawn[0], drawn[0] + k) % len(classes)) if classes else None
                 drawn[0] += k
-                images = G(z, y.to(trainer.device) if y is not None else None).float()
+                images = G(z, y.to(device) if y is not None else None).float()
                 return images, y
 
-            result = evaluate(sample, real, extractor, n=cfg.eval_samples, device=trainer.device,
-                              kid_subsets=IN_RUN_KID_SUBSETS)
-    except Exception as exc:  # noqa: BLE001 - metrics must never stop training
-        say(run, f"evaluation at step {trainer.step} failed: {type(exc).__name__}: {exc}")
-        return None
+            return evaluate(sample, real, extractor, n=cfg.eval_samples, device=device, kid_subsets=IN_RUN_KID_SUBSETS)
     finally:
         G.train(was_training)
-    record = {"step": trainer.step, "kind": "eval", **{k: result[k] for k in RESULT_KEYS},
-              "kid_subset_size": result["kid_subset_size"], "seconds": result["seconds"], "time": time.time()}
-    if result.get("class_accuracy_by"):
-        record["class_accuracy_by"] = result["class_accuracy_by"]
-    run.append_metrics(record)
-    best = run.read_status().get("best") or {}
-    better = not best or best.get("feature_space") != result["feature_space"] or result["fid"] < best.get("fid", float("inf"))
-    line = (f"eval step {trainer.step} [{result['feature_space']}]  FID {result['fid']:.3f}  KID {result['kid_mean']:.5f}"
-            f"±{result['kid_std']:.5f}  P {result['precision']:.3f}  R {result['recall']:.3f}"
-            f"  C {result['coverage']:.3f}"
-            + (f"  class acc {result['class_accuracy']:.3f}" if result["class_accuracy"] is not None else "")
-            + f"  ({result['seconds']:.1f}s)" + ("  best so far" if better else ""))
-    say(None, line)
-    if better:
-        trainer.best = {"step": trainer.step, "fid": result["fid"], "feature_space": result["feature_space"]}
-        run.save_checkpoint(trainer.step, trainer.state_tensors(), trainer.checkpoint_meta())
-        for c in run.checkpoints():
-            if c.meta.get("best") and c.step != trainer.step:
-                sidecar = c.weights.with_suffix(".json")
-                old = read_json(sidecar)
-                if old is not None:
-                    atomic_write_json(sidecar, {**old, "best": False})
-        run.write_status(best=trainer.best)
-    return record
 
 
 # ---------------------------------------------------------------------------- reading
@@ -343,8 +311,9 @@ def evaluate_checkpoint(run_name: str, checkpoint: str | None = None, *, n: int 
     run = RunDir.open(run_name)
     loaded = load_generator(run_name, checkpoint, ema=ema, device=device)
     cfg = loaded.config
-    if cfg.model not in ("mlp", "dcgan"):
-        raise ValueError(f"eval scores image GANs (mlp, dcgan); this run is {cfg.model}")
+    if not cfg.run_type.evaluable:
+        raise ValueError(f"eval scores image GANs ({', '.join(m for m in registry.names() if registry.get(m).evaluable)}); "
+                         f"this run is {cfg.model}")
     real = _load_real(cfg)
     extractor = get_extractor(cfg.data, cfg.resolution, cfg.channels, feature, device=device, log=log)
     result = evaluate(loaded, real, extractor, n=n, device=device, log=log)

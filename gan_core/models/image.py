@@ -194,29 +194,21 @@ def dcgan_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_image_gan(cfg, num_classes: int) -> tuple[Generator, nn.Module]:
-    """G and D for ``cfg.model`` in ("mlp", "dcgan"); ``num_classes`` 0 = unconditional."""
+def build_mlp(cfg, num_classes: int) -> tuple[Generator, nn.Module]:
+    """The ``mlp`` run type's G and D; ``num_classes`` 0 (or an unconditional run) = no labels."""
     k = num_classes if cfg.conditional else 0
-    if cfg.model == "mlp":
-        g = MLPGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.g_norm)
-        d = MLPDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm)
-    elif cfg.model == "dcgan":
-        g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.g_norm)
-        d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm,
-                               cfg.minibatch_std)
-        g.apply(dcgan_init)
-        d.apply(dcgan_init)
-    else:
-        raise ValueError(f"not an image GAN: {cfg.model}")
+    return (MLPGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.g_norm),
+            MLPDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm))
+
+
+def build_dcgan(cfg, num_classes: int) -> tuple[Generator, nn.Module]:
+    """The ``dcgan`` run type's G and D (DCGAN's N(0, 0.02) initialisation)."""
+    k = num_classes if cfg.conditional else 0
+    g = DCGANGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.g_norm)
+    d = DCGANDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, cfg.d_norm, cfg.spectral_norm, cfg.minibatch_std)
+    g.apply(dcgan_init)
+    d.apply(dcgan_init)
     return g, d
-
-
-def build_generator(cfg, num_classes: int) -> Generator:
-    return build_image_gan(cfg, num_classes)[0]
-
-
-def build_discriminator(cfg, num_classes: int) -> nn.Module:
-    return build_image_gan(cfg, num_classes)[1]
 
 
 def count_parameters(module: nn.Module) -> int:

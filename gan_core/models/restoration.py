@@ -139,15 +139,13 @@ class PatchDiscriminator(nn.Module):
         return self.net(x).mean((1, 2, 3))
 
 
-def build_generator(cfg, num_classes: int = 0) -> nn.Module:
-    if cfg.model == "srgan":
-        return SRGenerator(cfg.channels, cfg.scale, cfg.width)
-    if cfg.model == "inpaint-gan":
-        return InpaintGenerator(cfg.channels, cfg.width)
-    raise ValueError(f"not a restoration model: {cfg.model}")
+def build_sr_generator(cfg, num_classes: int = 0) -> nn.Module:
+    return SRGenerator(cfg.channels, cfg.scale, cfg.width)
 
 
-def build_discriminator(cfg, num_classes: int = 0) -> nn.Module:
-    if cfg.model not in ("srgan", "inpaint-gan"):
-        raise ValueError(f"not a restoration model: {cfg.model}")
+def build_inpaint_generator(cfg, num_classes: int = 0) -> nn.Module:
+    return InpaintGenerator(cfg.channels, cfg.width)
+
+
+def build_patch_discriminator(cfg, num_classes: int = 0) -> nn.Module:
     return PatchDiscriminator(cfg.channels, cfg.resolution, cfg.width)

@@ -25,14 +25,17 @@ from gan_core.restore.repair import (
                                      SUPERRES_METHODS,
                                      RestoreResult,
                                      compose_fill,
+                                     fitting_run_types,
                                      fitting_runs,
                                      inpaint,
                                      load_for,
+                                     needed_run_text,
                                      run_fits,
                                      superres,
 )
 
 __all__ = ["DEMO_IMAGES", "IMAGE_SUFFIXES", "INPAINT_METHODS", "SUPERRES_METHODS", "Progress", "RestoreError",
-           "RestoreResult", "compose_fill", "dataset_image", "degrade_for_demo", "enlarge", "fitting_runs", "from_array",
-           "from_tensor", "inpaint", "is_grey", "load_for", "open_image", "poisson_blend", "psnr", "resize_mask",
-           "run_fits", "ssim", "superres", "to_array", "to_mode", "to_tensor", "wipe"]
+           "RestoreResult", "compose_fill", "dataset_image", "degrade_for_demo", "enlarge", "fitting_run_types",
+           "fitting_runs", "from_array", "from_tensor", "inpaint", "is_grey", "load_for", "needed_run_text",
+           "open_image", "poisson_blend", "psnr", "resize_mask", "run_fits", "ssim", "superres", "to_array", "to_mode",
+           "to_tensor", "wipe"]

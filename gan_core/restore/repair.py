@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gan_core.config import IMAGE_GAN_MODELS
 from gan_core.data.masks import mask_from_pil
 from gan_core.inference.generators import load_generator
 from gan_core.models.restoration import downscale
@@ -49,6 +48,7 @@ from gan_core.restore.images import (
     to_tensor,
 )
 from gan_core.runs.rundir import RunError, list_runs
+from gan_core.runtypes import registry
 
 INPAINT_METHODS = ("prior", "model", "biharmonic")
 SUPERRES_METHODS = ("prior", "model", "bicubic", "lanczos")
@@ -252,13 +252,25 @@ def _pulse(loaded, lr_t, *, steps, restarts, seed, class_index, lr, lam, progres
 
 
 # ---- which runs fit --------------------------------------------------------------------------------------
-def run_fits(model: str, task: str, method: str) -> bool:
-    """Whether a run of type ``model`` serves ``method`` for ``task`` ("inpaint" / "superres")."""
+def fitting_run_types(task: str, method: str) -> tuple[str, ...]:
+    """The run types that serve ``method`` for ``task`` ("inpaint" / "superres"): any image GAN
+    as a prior, or the dedicated model that restores ``task``."""
     if method == "prior":
-        return model in IMAGE_GAN_MODELS
+        return registry.of_kind("image")
     if method == "model":
-        return model == ("inpaint-gan" if task == "inpaint" else "srgan")
-    return False
+        return tuple(m for m in registry.names() if registry.get(m).restores == task)
+    return ()
+
+
+def needed_run_text(task: str, method: str) -> str:
+    """What to train for ``method``, in words: "an image GAN run (mlp or dcgan)", "a srgan run"."""
+    names = " or ".join(fitting_run_types(task, method))
+    return f"an image GAN run ({names})" if method == "prior" else f"a {names} run"
+
+
+def run_fits(model: str, task: str, method: str) -> bool:
+    """Whether a run of type ``model`` serves ``method`` for ``task``."""
+    return model in fitting_run_types(task, method)
 
 
 def _check_run(loaded, method: str, task: str) -> None:
@@ -266,8 +278,7 @@ def _check_run(loaded, method: str, task: str) -> None:
         raise RestoreError(f"method {method!r} needs a trained run (--run NAME)")
     model = loaded.config.model
     if not run_fits(model, task, method):
-        want = "an image GAN run (mlp or dcgan)" if method == "prior" else f"a {'inpaint-gan' if task == 'inpaint' else 'srgan'} run"
-        raise RestoreError(f"method {method!r} needs {want}; run {loaded.source} is {model}")
+        raise RestoreError(f"method {method!r} needs {needed_run_text(task, method)}; run {loaded.source} is {model}")
 
 
 def load_for(run: str | None, method: str, checkpoint: str | None = None, device: str = "cpu"):

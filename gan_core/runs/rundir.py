@@ -33,7 +33,6 @@ from safetensors.torch import save as st_save
 from gan_core.config import NAME_PATTERN, ConfigError, TrainConfig
 
 CHECKPOINT_FORMAT = "gan-studio/1"
-FINAL_STATES = ("stopped", "finished", "failed", "crashed", "diverged", "cancelled")
 _STEP_FILE = re.compile(r"^step_(\d{9})\.(safetensors|json|png)$")
 
 
@@ -220,6 +219,19 @@ class RunDir:
     def best_checkpoint(self) -> Checkpoint | None:
         marked = [c for c in self.checkpoints() if c.meta.get("best")]
         return marked[-1] if marked else None
+
+    def mark_best(self, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], best: dict[str, Any]) -> Checkpoint:
+        """Save the checkpoint of ``step`` marked best (``meta`` says so), take the mark off the
+        earlier best, and record ``best`` (step, score, feature space) in status.json."""
+        ckpt = self.save_checkpoint(step, tensors, meta)
+        for c in self.checkpoints():
+            if c.meta.get("best") and c.step != step:
+                sidecar = c.weights.with_suffix(".json")
+                old = read_json(sidecar)
+                if old is not None:
+                    atomic_write_json(sidecar, {**old, "best": False})
+        self.write_status(best=best)
+        return ckpt
 
     def prune_checkpoints(self, keep: int = 3) -> None:
         """Keep the newest ``keep`` and any marked best; delete the rest."""

@@ -1,20 +1,30 @@
-"""What every run type hands the training loop: batches of reals, and a seeded in-memory source.
+"""What every run type hands the training loop (the seam; stylegan2-ada-pytorch's split: the
+run type's loss owns the maths, the loop owns the phases).
 
-A task (see ``runtypes.image.ImageTask``) supplies:
+A task (``Task`` below; ``runtypes.image.ImageTask`` is the plain one) supplies:
 
-- ``G``, ``D`` and ``classes``;
-- ``real_batch(n)`` -> ``Batch`` of reals (and labels / conditioning) on the device;
-- ``fake(batch)`` -> what G makes for that batch (grad flows when enabled);
-- ``judge(x, batch)`` -> D's logits [B] for images (or clips) ``x``, plus extra logs;
-- ``g_extra(fake, batch, step)`` -> additional G loss (L1 for restoration) and its logs;
-- ``adv_weight(step)`` -> weight of the adversarial term in G's loss (0 = warm-up);
-- ``fixed_inputs()`` / ``snapshot(G, fixed)`` -> the fixed-noise grid shown through training.
+- ``G``, ``D`` and ``classes`` (two generators and two critics go in one ``nn.ModuleDict`` each:
+  one optimiser per side, checkpoints and EMA need nothing new);
+- ``real_batch(n)`` -> ``Batch`` of reals (labels, paired inputs, masks in ``extra``) on the device;
+- ``fake(batch, G)`` -> what G makes for that batch (grad flows when enabled);
+- ``loss``: an object with ``d_loss(batch, fake, D, step, report)`` and ``g_loss(...)`` (see
+  ``runtypes.losses.AdversarialLoss``), and optionally lazy regularisation phases
+  ``d_reg(batch, D, step, report)`` / ``g_reg(batch, G, step, report)`` run every
+  ``d_reg_every`` / ``g_reg_every`` steps as their own optimiser steps;
+- ``state_tensors()`` / ``load_state_tensors(tensors)``: extra state for checkpoints (an ADA
+  probability, a fake-history buffer), saved under ``task.``;
+- ``after_step(step)``: a host hook after every step (adjust ADA's p; may only change tensors
+  in place when the task is ``graph_safe``);
+- ``fixed_inputs(seed)`` / ``snapshot(G, fixed)``: the progress grid shown through training.
+
+Losses and tasks report step statistics by name through ``report(name, tensor)``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 
 @dataclass
@@ -48,3 +58,36 @@ class InMemorySource:
         idx = torch.randint(len(self), (n,), generator=self.generator, device=self.generator.device)
         idx = idx.to(self.images.device, non_blocking=True)
         return self.images[idx], (self.labels[idx] if self.labels is not None else None)
+
+
+class Task:
+    """Defaults for the optional parts of a task; run types subclass it."""
+
+    G: nn.Module
+    D: nn.Module
+    classes: list[str] = []
+    # The step does no host-side work that varies between steps, so it can be replayed as one
+    # CUDA graph (gan_core.training.runner).
+    graph_safe = False
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def adv_weight(self, step: int) -> float:
+        """Weight of the adversarial term in G's loss (0 during a warm-up)."""
+        return 1.0
+
+    def g_extra(self, fake: torch.Tensor, batch: Batch, step: int) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """An extra term of G's loss (L1 for restoration) and the stats it reports."""
+        return None, {}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if tensors:
+            raise ValueError(f"this run type keeps no task state, but the checkpoint has {sorted(tensors)[:3]}")
+
+    def after_step(self, step: int) -> None:
+        """Called on the host after each step (``step``: the number of steps done)."""

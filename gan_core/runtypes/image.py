@@ -5,32 +5,28 @@ import torch
 from torch import nn
 
 from gan_core.data.images import load_dataset
-from gan_core.models.image import build_image_gan
 from gan_core.runtypes.augment import diff_augment
-from gan_core.runtypes.base import Batch, InMemorySource
+from gan_core.runtypes.base import Batch, InMemorySource, Task
+from gan_core.runtypes.losses import AdversarialLoss
 from gan_core.torch_utils.vision import torchvision
 
 
-class ImageTask:
+class ImageTask(Task):
     """Unconditional or class-conditional image GAN (mlp, dcgan)."""
 
     grid_size = 64
-    # The step does no host-side work that varies between steps, so it can be replayed as
-    # one CUDA graph (gan_core.training). Restoration tasks are not: their loss weights change.
-    graph_safe = True
+    graph_safe = True  # (restoration tasks are not: their loss weights change after a warm-up)
 
-    def __init__(self, cfg, device: torch.device, rank: int = 0):
+    def __init__(self, cfg, device: torch.device, rank: int = 0, *, networks):
+        """``networks(cfg, num_classes) -> (G, D)``: the run type's builder (``models.image``)."""
         self.cfg, self.device = cfg, device
         data = load_dataset(cfg.data, cfg.resolution, cfg.channels, split="train", seed=cfg.seed)
         self.classes = list(data.classes) if cfg.conditional else []
         if cfg.conditional and not data.classes:
             raise ValueError(f"data set {cfg.data!r} has no class labels: train it unconditionally (drop --conditional)")
         self.source = InMemorySource(data.images, data.labels if cfg.conditional else None, device, cfg.seed * 1000 + rank)
-        self.G, self.D = build_image_gan(cfg, len(self.classes))
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
+        self.G, self.D = networks(cfg, len(self.classes))
+        self.loss = AdversarialLoss(cfg, self)
 
     def real_batch(self, n: int) -> Batch:
         x, y = self.source.draw(n)
@@ -42,14 +38,9 @@ class ImageTask:
     def fake(self, batch: Batch, G: nn.Module | None = None) -> torch.Tensor:
         return (self.G if G is None else G)(self.latent(batch), batch.y)
 
-    def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return (self.D if D is None else D)(diff_augment(x, self.cfg.augment), batch.y), {}
-
-    def g_extra(self, fake: torch.Tensor, batch: Batch, step: int) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
-        return None, {}
-
-    def adv_weight(self, step: int) -> float:
-        return 1.0
+    def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None) -> torch.Tensor:
+        """D's logits for ``x`` (DiffAugment applied to reals and fakes alike)."""
+        return (self.D if D is None else D)(diff_augment(x, self.cfg.augment), batch.y)
 
     def fixed_inputs(self, seed: int) -> dict[str, torch.Tensor]:
         """Fixed noise for the progress grid; for conditional runs one column per class."""

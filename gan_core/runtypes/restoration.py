@@ -10,8 +10,10 @@ from torch import nn
 
 from gan_core.data.images import load_dataset
 from gan_core.data.masks import random_masks
-from gan_core.models.restoration import build_discriminator, build_generator, downscale
-from gan_core.runtypes.base import Batch, InMemorySource
+from gan_core.models.restoration import (build_inpaint_generator, build_patch_discriminator, build_sr_generator,
+                                         downscale)
+from gan_core.runtypes.base import Batch, InMemorySource, Task
+from gan_core.runtypes.losses import AdversarialLoss
 from gan_core.torch_utils.vision import torchvision
 
 ADV_WEIGHT = 5e-3
@@ -19,7 +21,7 @@ WARMUP_FRACTION = 0.2
 WARMUP_STEPS_TIMED = 500
 
 
-class RestorationTask:
+class RestorationTask(Task):
     """Shared part of the two run types: HR reals from the data set, L1 + delayed adversarial."""
 
     grid_columns = 8
@@ -30,9 +32,8 @@ class RestorationTask:
         data = load_dataset(cfg.data, cfg.resolution, cfg.channels, split="train", seed=cfg.seed)
         self.classes: list[str] = []  # restoration models are unconditional
         self.source = InMemorySource(data.images, None, device, cfg.seed * 1000 + rank)
-        self.G, self.D = build_generator(cfg), build_discriminator(cfg)
-
-    num_classes = 0
+        self.G, self.D = self.build_generator(cfg), build_patch_discriminator(cfg)
+        self.loss = AdversarialLoss(cfg, self)
 
     def real_batch(self, n: int) -> Batch:
         x, _ = self.source.draw(n)
@@ -43,8 +44,8 @@ class RestorationTask:
     def degrade(self, x: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None):
-        return (self.D if D is None else D)(x), {}
+    def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None) -> torch.Tensor:
+        return (self.D if D is None else D)(x)
 
     def warmup_steps(self) -> int:
         return WARMUP_STEPS_TIMED if self.cfg.minutes > 0 else int(WARMUP_FRACTION * self.cfg.steps)
@@ -74,6 +75,8 @@ class RestorationTask:
 
 
 class SRTask(RestorationTask):
+    build_generator = staticmethod(build_sr_generator)
+
     def degrade(self, x, generator):
         return {"lr": downscale(x, self.cfg.resolution // self.cfg.scale)}
 
@@ -90,6 +93,8 @@ class SRTask(RestorationTask):
 
 
 class InpaintTask(RestorationTask):
+    build_generator = staticmethod(build_inpaint_generator)
+
     def degrade(self, x, generator):
         mask = random_masks(len(x), self.cfg.resolution, generator, x.device)
         return {"mask": mask}

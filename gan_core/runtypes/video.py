@@ -10,16 +10,29 @@ import torch
 from torch import nn
 
 from gan_core.data.clips import ClipSet, load_clips
-from gan_core.models.video import (
-    DualDiscriminator,
-    build_discriminator,
-    build_generator,
-)
+from gan_core.models.video import build_discriminator, build_generator
 from gan_core.runtypes import losses
-from gan_core.runtypes.augment import diff_augment
-from gan_core.runtypes.base import Batch, InMemorySource
+from gan_core.runtypes.base import InMemorySource
 from gan_core.runtypes.image import ImageTask
 from gan_core.torch_utils.vision import torchvision
+
+
+class VideoLoss(losses.AdversarialLoss):
+    """The shared objective, plus each critic's view: the branch scores on reals and each
+    branch's own D loss (logs only: D is trained on the sum)."""
+
+    def discriminate(self, x, batch, D, which, report):
+        logits = super().discriminate(x, batch, D, which, report)
+        spatial, temporal = self.task.D.last_parts  # the unwrapped D (under DDP, D is its wrapper)
+        if which == "real":
+            self._real = (spatial.detach().float(), temporal.detach().float())
+            report("d_spatial", self._real[0].mean())
+            report("d_temporal", self._real[1].mean())
+        elif which == "fake":
+            (rs, rt), kind = self._real, self.cfg.loss
+            report("loss_d_spatial", losses.d_loss(kind, rs, spatial.detach().float()))
+            report("loss_d_temporal", losses.d_loss(kind, rt, temporal.detach().float()))
+        return logits
 
 
 class VideoTask(ImageTask):
@@ -36,31 +49,7 @@ class VideoTask(ImageTask):
         self.source = InMemorySource(data.clips, data.labels if cfg.conditional else None, device, cfg.seed * 1000 + rank)
         self.G = build_generator(cfg, len(self.classes))
         self.D = build_discriminator(cfg, len(self.classes))
-        self._parts: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._expect_fake = False
-
-    def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None):
-        """D's summed score; the branch scores are noted so the step can log both D losses.
-        In a D step the loop judges the real batch, then the fakes: those two are kept."""
-        D = self.D if D is None else D
-        logits = D(diff_augment(x, self.cfg.augment), batch.y)
-        s, t = (D if isinstance(D, DualDiscriminator) else self.D).last_parts
-        if x is batch.x:
-            self._parts["real"] = (s.detach(), t.detach())
-            self._expect_fake = True
-            return logits, {"d_spatial": s.detach().float().mean(), "d_temporal": t.detach().float().mean()}
-        if self._expect_fake:
-            self._parts["fake"] = (s.detach(), t.detach())
-            self._expect_fake = False
-        return logits, {}
-
-    def g_extra(self, fake: torch.Tensor, batch: Batch, step: int):
-        if "real" not in self._parts or "fake" not in self._parts:
-            return None, {}
-        (rs, rt), (fs, ft) = self._parts["real"], self._parts["fake"]
-        kind = self.cfg.loss
-        return None, {"loss_d_spatial": losses.d_loss(kind, rs.float(), fs.float()),
-                      "loss_d_temporal": losses.d_loss(kind, rt.float(), ft.float())}
+        self.loss = VideoLoss(cfg, self)
 
     def fixed_inputs(self, seed: int) -> dict[str, torch.Tensor]:
         """One clip per row: one row per class (up to 16) when conditional, else 8 rows."""
