@@ -1,6 +1,6 @@
 """Seconds per training step of the translation models on this CPU, for choosing widths.
 
-Times ``gan_core.translate_losses.train_step`` (G forward, D phase, G phase, both Adam
+Times ``gan_core.runtypes.translation_losses.train_step`` (G forward, D phase, G phase, both Adam
 updates) on random images, median of ``--steps`` steps after 3 warm-up steps, one thread
 by default (the machine is shared; a run gets about one core).
 
@@ -21,8 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 
-from gan_core.translate_losses import CycleGANLoss, Pix2PixLoss, adam_pair, train_step
-from gan_core.translate_models import build_cyclegan, build_pix2pix
+from gan_core.models.translation import build_cyclegan, build_pix2pix
+from gan_core.runtypes.translation_losses import (
+    CycleGANLoss,
+    Pix2PixLoss,
+    adam_pair,
+    train_step,
+)
 
 CONFIGS = [
     # (model, resolution, channels, G width, D width, resnet blocks)

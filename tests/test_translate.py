@@ -1,7 +1,7 @@
 """Image-to-image translation engine: models, loss objects, paired data, translate inference.
 
 Real data (Fashion-MNIST subsets, the procedural shapes), real files and a real
-``python -m gan_core.translate`` process; each test takes well under a few seconds."""
+``python -m gan_core translate`` process; each test takes well under a few seconds."""
 from __future__ import annotations
 
 import io
@@ -19,9 +19,10 @@ from PIL import Image
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from gan_core.cli.translate import cli_translate
 from gan_core.data import FASHION_CLASSES, load_dataset
-from gan_core.importer import DatasetError
-from gan_core.paired import (
+from gan_core.data.importer import DatasetError
+from gan_core.data.paired import (
     PAIRED_TRANSFORMS,
     domains_from_classes,
     domains_from_folders,
@@ -34,28 +35,27 @@ from gan_core.paired import (
     make_paired,
     paired_input,
 )
-from gan_core.rundir import RunDir
-from gan_core.translate import (
+from gan_core.inference.translate import (
     TranslateError,
-    cli_translate,
     load_translator,
     open_input,
-    progress_grid,
     save_translator,
 )
-from gan_core.translate_losses import (
-    CycleGANLoss,
-    FakeHistory,
-    Pix2PixLoss,
-    adam_pair,
-    train_step,
-)
-from gan_core.translate_models import (
+from gan_core.models.translation import (
     PatchDiscriminator,
     ResnetGenerator,
     UNetGenerator,
     build_cyclegan,
     build_pix2pix,
+)
+from gan_core.runs.rundir import RunDir
+from gan_core.runtypes.translation import progress_grid
+from gan_core.runtypes.translation_losses import (
+    CycleGANLoss,
+    FakeHistory,
+    Pix2PixLoss,
+    adam_pair,
+    train_step,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,7 +390,7 @@ def test_translate_cli_writes_one_output_per_input(tmp_path, pix2pix_checkpoint,
     (inputs / ".hidden.png").write_bytes(_png(3))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([python_exe, "-m", "gan_core.translate", "--checkpoint", str(pix2pix_checkpoint),
+    proc = subprocess.run([python_exe, "-m", "gan_core", "translate", "--checkpoint", str(pix2pix_checkpoint),
                            "--image-dir", str(inputs), "--out", str(out)], check=False, capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 1, proc.stderr  # one input was not an image: said, not fatal

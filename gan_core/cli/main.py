@@ -22,6 +22,7 @@ from gan_core.cli.jobs import (
 from gan_core.cli.restore import cli_inpaint, cli_superres
 from gan_core.cli.sample import cmd_sample
 from gan_core.cli.train import cmd_train
+from gan_core.cli.translate import cli_translate
 
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (cmd_train, "train a GAN in the foreground"),
@@ -38,6 +39,7 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "eval": (cli_eval, "FID, KID, precision/recall of a run's checkpoint"),
     "inpaint": (cli_inpaint, "fill masked holes in images"),
     "superres": (cli_superres, "raise the resolution of images"),
+    "translate": (cli_translate, "translate images with a pix2pix or CycleGAN run"),
 }
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from gan_core.inference.generators import load_generator, resolve_class, write_samples
-from gan_core.runs.rundir import RunError
+from gan_core.runs.rundir import RunDir, RunError
 from gan_core.video.clips import write_clip_samples
 
 
@@ -26,6 +26,12 @@ def cmd_sample(argv: list[str]) -> int:
         print("error: --n must be from 1 to 100000", file=sys.stderr)
         return 2
     try:
+        kind = RunDir.open(args.run).config().run_type.kind if args.run else None
+        if kind == "translation":
+            print(f"error: {args.run} is a translation run (it turns images into images, not noise into images): "
+                  f"use `python -m gan_core translate --run {args.run} --image IN --out OUT` or the Translate page",
+                  file=sys.stderr)
+            return 2
         loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
         class_index = resolve_class(args.class_, loaded.classes) if args.class_ is not None else None
         if loaded.config.run_type.sample == "clip":

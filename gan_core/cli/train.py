@@ -41,7 +41,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
         flags.setdefault("lr_g", args.lr)
         flags.setdefault("lr_d", args.lr)
     data = flags.get("data") or file_values.get("data") or "fashion-mnist"
-    base = dict(PRESETS[flags["preset"]], preset=flags["preset"]) if flags.get("preset") in PRESETS else preset_for(data)
+    base = dict(PRESETS[flags["preset"]], preset=flags["preset"]) if flags.get("preset") in PRESETS else preset_for(data, flags.get("model") or file_values.get("model"))
     if flags.get("preset") and flags["preset"] not in PRESETS:
         raise ConfigError("preset", f"unknown preset {flags['preset']!r}; presets: {', '.join(PRESETS)}")
     cfg = TrainConfig.from_dict({**base, **file_values, **flags, "data": data})

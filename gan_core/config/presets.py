@@ -27,6 +27,21 @@ STUDIO = dict(
     eval_every=2000, eval_samples=2000,  # FID & co. in the run (about 15-30 s each on 2 CPU cores)
 )
 
+# Translation: both papers' optimiser (Adam 2e-4, betas 0.5/0.999), no EMA, no in-run FID.
+# Widths and batch from steps measured on the 2-core CPU (PORTING.md, bench/translate_step.py,
+# one thread, 32 px grey): pix2pix G32/D32 78 ms per step of 16 (G64: 330 ms); CycleGAN
+# G16/D32 with 4 residual blocks 282 ms per 16 (G32: 691 ms), six generator passes a step,
+# so batch 8 (the paper uses 1; instance norm makes it batch-independent). Default lengths:
+# about 7 minutes each on that CPU.
+TRANSLATION = {
+    "pix2pix": dict(model="pix2pix", width=32, batch_size=16, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+                    ema=False, augment=[], conditional=False, eval_every=0, steps=5000, log_every=50,
+                    sample_every=250, checkpoint_every=1000, paired_transform="edges"),
+    "cyclegan": dict(model="cyclegan", width=16, batch_size=8, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+                     ema=False, augment=[], conditional=False, eval_every=0, steps=3000, log_every=25,
+                     sample_every=100, checkpoint_every=500),
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "fashion-mnist": dict(STUDIO, data="fashion-mnist", resolution=32, channels=1, conditional=False),
     "mnist": dict(STUDIO, data="mnist", resolution=32, channels=1, conditional=False),
@@ -39,10 +54,21 @@ PRESETS: dict[str, dict[str, Any]] = {
                            batch_size=16, eval_every=0, g_norm="conditional"),
     "moving-shapes": dict(STUDIO, data="moving-shapes", model="dvdgan", resolution=32, channels=3, frames=8,
                           batch_size=16, eval_every=0, g_norm="conditional"),
+    "pix2pix-fashion": dict(TRANSLATION["pix2pix"], data="fashion-mnist", resolution=32, channels=1),
+    "cyclegan-fashion": dict(TRANSLATION["cyclegan"], data="fashion-mnist", resolution=32, channels=1,
+                             domain_a="sneaker", domain_b="ankle boot"),
 }
 
 
-def preset_for(data: str) -> dict[str, Any]:
-    """The default values for a data set: its preset, or the studio recipe for folders."""
+def preset_for(data: str, model: str | None = None) -> dict[str, Any]:
+    """The default values for a data set: its preset, or the studio recipe for folders. For a
+    translation ``model``: that model's recipe at the set's size (its own preset when it has one)."""
+    if model in TRANSLATION:
+        own = f"{model}-{data.split('-')[0]}"
+        if own in PRESETS and PRESETS[own]["data"] == data:
+            return dict(PRESETS[own], preset=own)
+        size = PRESETS.get(data, dict(resolution=32, channels=3))
+        return dict(TRANSLATION[model], data=data, resolution=size["resolution"], channels=size["channels"],
+                    preset="custom")
     base = PRESETS.get(data, dict(STUDIO, data=data, resolution=32, channels=3, augment=["color", "translation", "cutout"]))
     return dict(base, preset=data if data in PRESETS else "custom")

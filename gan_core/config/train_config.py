@@ -62,6 +62,15 @@ class TrainConfig:
                       choices=(2, 4), specific=True)
     frames: int = spec(8, "Frames per clip", "Frames per clip of a video run (frames).", "Model", low=4, high=32,
                        specific=True)
+    paired_transform: str = spec("edges", "Input made from each image", "How pix2pix makes its input from each "
+                                 "image of the set: edges (an outline drawing, so you can draw one), grey "
+                                 "(colourisation, RGB sets), lowres (4x blurred) or masked (a grey square hole); "
+                                 "folder: --data holds real pairs, A/ and B/ or side by side (paired_transform).",
+                                 "Data", choices=("edges", "grey", "lowres", "masked", "folder"), specific=True)
+    domain_a: str = spec("", "Domain A", "CycleGAN's first domain: a class name of the data set (e.g. sneaker) or a "
+                         "folder / imported set (domain_a).", "Data", specific=True)
+    domain_b: str = spec("", "Domain B", "CycleGAN's second domain: another class name (e.g. ankle boot) or a folder "
+                         "/ imported set (domain_b).", "Data", specific=True)
     # loss
     loss: str = spec("nonsaturating", "Loss", "minimax is the original; hinge + spectral norm is the most forgiving: "
                      "minimax | nonsaturating | lsgan | hinge | wgan-gp (loss).", "Loss", choices=LOSSES)
@@ -71,6 +80,16 @@ class TrainConfig:
                             "Loss", low=0.0, high=1e4)
     d_steps: int = spec(1, "Discriminator steps per generator step", "Discriminator updates per generator update, "
                         "the original algorithm's k (d_steps).", "Loss", low=1, high=20)
+    lambda_l1: float = spec(100.0, "Weight of the L1 term", "pix2pix: weight of the L1 distance to the target beside "
+                            "the adversarial loss; 100 in the paper (lambda_l1).", "Loss", low=0.0, high=1e4,
+                            specific=True)
+    lambda_cycle: float = spec(10.0, "Weight of the cycle term", "CycleGAN: weight of the L1 distance between an image "
+                               "and its translation back; 10 in the paper (lambda_cycle).", "Loss", low=0.0, high=1e4,
+                               specific=True)
+    lambda_identity: float = spec(0.5, "Weight of the identity term", "CycleGAN: weight of G keeping an image of its "
+                                  "own target domain unchanged, relative to the cycle weight (0.5 means 5, the "
+                                  "official code's convention) (lambda_identity).", "Loss", low=0.0, high=100.0,
+                                  specific=True)
     # optimiser
     batch_size: int = spec(64, "Batch size", "Images per step (batch_size).", "Optimiser", low=2, high=4096)
     lr_g: float = spec(2e-4, "Generator learning rate", "Adam learning rate of the generator (lr_g).", "Optimiser",

@@ -7,18 +7,25 @@ Adding a run type is one module (its task, plus networks in ``models/``) and one
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
 from gan_core.models import image, restoration, video
 from gan_core.runtypes.image import ImageTask
 from gan_core.runtypes.restoration import InpaintTask, SRTask
+from gan_core.runtypes.translation import (
+    CycleTask,
+    PairedTask,
+    cyclegan_networks,
+    pix2pix_networks,
+)
 from gan_core.runtypes.video import VideoTask
 
-KINDS = ("image", "video", "restoration")  # translation (pix2pix, CycleGAN) comes next
+KINDS = ("image", "video", "restoration", "translation")
 Problem = tuple[str, str]  # (config field, message)
 
 
@@ -36,7 +43,7 @@ class RunType:
     ignores: tuple[str, ...] = ()
     resolutions: tuple[int, ...] | None = None  # allowed image sizes (powers of two); None: 8 to 128
     class_norm: bool = False  # G offers per-class batch norm (g_norm "conditional")
-    sample: str | None = "image"  # what noise turns into: "image" (PNGs), "clip" (GIFs), None (it restores)
+    sample: str | None = "image"  # what noise turns into: "image" (PNGs), "clip" (GIFs), None (it restores or translates)
     evaluable: bool = False  # FID & co. against the held-out split apply
     restores: str | None = None  # "inpaint" / "superres": what a trained run of this type repairs
     check: Callable[[Any], list[Problem]] | None = None  # rules between fields, on a typed config
@@ -46,6 +53,30 @@ def _srgan_check(cfg) -> list[Problem]:
     if cfg.resolution // cfg.scale < 4:
         return [("scale", f"x{cfg.scale} from {cfg.resolution} px leaves under 4 px of input")]
     return []
+
+
+def _pix2pix_check(cfg) -> list[Problem]:
+    if cfg.paired_transform == "grey" and cfg.channels != 3:
+        return [("paired_transform", "grey (colourisation) needs an RGB set: use channels 3")]
+    return []
+
+
+def _cyclegan_check(cfg) -> list[Problem]:
+    if not cfg.domain_a.strip() or not cfg.domain_b.strip():
+        return [("domain_a" if not cfg.domain_a.strip() else "domain_b",
+                 ("cyclegan needs two domains: two class names of the data set (e.g. --domain-a sneaker "
+                  "--domain-b 'ankle boot' on fashion-mnist) or two folders / imported sets"))]
+    if cfg.domain_a.strip().lower() == cfg.domain_b.strip().lower():
+        return [("domain_b", f"must differ from domain_a ({cfg.domain_a!r})")]
+    return []
+
+
+def _translation_check(check):
+    def run(cfg) -> list[Problem]:
+        found = [(name, f"is not used by {cfg.model} (its own losses and networks)")
+                 for name, off in (("conditional", cfg.conditional), ("augment", cfg.augment)) if off]
+        return found + check(cfg)
+    return run
 
 
 def _first(networks):
@@ -73,6 +104,18 @@ BUILTIN = (
     RunType("dvdgan", "video", "video GAN: clips, with a spatial and a temporal critic", VideoTask,
             video.build_generator, video.build_discriminator, fields=("frames",), ignores=("eval_every", "eval_samples"),
             resolutions=_CONV, class_norm=True, sample="clip"),
+)
+# Translation keeps its papers' own losses, norms and networks: the image GANs' knobs do not apply.
+_TRANSLATION_IGNORES = ("z_dim", "conditional", "g_norm", "d_norm", "spectral_norm", "loss", "r1_gamma", "gp_weight",
+                        "augment", "eval_every", "eval_samples")
+BUILTIN += (
+    RunType("pix2pix", "translation", "paired image-to-image translation (U-Net G, PatchGAN D on input+output)",
+            PairedTask, _first(pix2pix_networks), _second(pix2pix_networks), fields=("paired_transform", "lambda_l1"),
+            ignores=_TRANSLATION_IGNORES, resolutions=_CONV, sample=None, check=_translation_check(_pix2pix_check)),
+    RunType("cyclegan", "translation", "unpaired translation between two domains (two ResNet Gs, two PatchGANs)",
+            CycleTask, _first(cyclegan_networks), _second(cyclegan_networks),
+            fields=("domain_a", "domain_b", "lambda_cycle", "lambda_identity"), ignores=_TRANSLATION_IGNORES,
+            resolutions=_CONV, sample=None, check=_translation_check(_cyclegan_check)),
 )
 _TABLE: dict[str, RunType] = {rt.name: rt for rt in BUILTIN}
 

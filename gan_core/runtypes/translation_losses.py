@@ -11,7 +11,8 @@ domain A), ``b`` the target domain. Logs are detached scalar tensors named like 
 image loop's (``loss_d``, ``loss_g``, ``d_real``, ``d_fake``) plus each run type's own
 terms (``l1``; ``cycle_a``, ``cycle_b``, ``identity_a``, ``identity_b``), so Monitor can
 show them beside the adversarial terms. ``train_step`` is the reference loop: D phase,
-then G phase with D's weights frozen, as ``gan_core.train`` orders its step.
+then G phase with D's weights frozen, as ``training.step`` orders its step (the run types in
+``runtypes.translation`` adapt these calls to it).
 
 - ``Pix2PixLoss`` (Isola et al. 2017): conditional GAN with the paper's
   cross-entropy on PatchGAN logits, D's objective halved, plus ``lambda_l1 * L1(G(a), b)``
@@ -103,6 +104,12 @@ def _lsgan(scores: torch.Tensor, real: bool) -> torch.Tensor:
     return ((scores.float() - (1.0 if real else 0.0)) ** 2).mean()
 
 
+def _accuracy(real: torch.Tensor, fake: torch.Tensor, threshold: float) -> Logs:
+    """D's share of patches called right (real above ``threshold``, fakes at or below)."""
+    return {"acc_real": (real.detach().float() > threshold).float().mean(),
+            "acc_fake": (fake.detach().float() <= threshold).float().mean()}
+
+
 def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x.float() - y.float()).abs().mean()
 
@@ -126,7 +133,7 @@ class Pix2PixLoss:
         fake = D(out["fake_b"].detach(), a)
         loss = 0.5 * (_bce(real, True) + _bce(fake, False))  # halved, per the paper
         return loss, {"loss_d": loss.detach(), "d_real": torch.sigmoid(real.detach().float()).mean(),
-                      "d_fake": torch.sigmoid(fake.detach().float()).mean()}
+                      "d_fake": torch.sigmoid(fake.detach().float()).mean(), **_accuracy(real, fake, 0.0)}
 
     def g_phase(self, D: nn.Module, a: torch.Tensor, b: torch.Tensor, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         adv = _bce(D(out["fake_b"], a), True)
@@ -176,7 +183,9 @@ class CycleGANLoss:
         loss = d_a + d_b
         return loss, {"loss_d": loss.detach(), "d_a": d_a.detach(), "d_b": d_b.detach(),
                       "d_real": 0.5 * (real_a.detach().float().mean() + real_b.detach().float().mean()),
-                      "d_fake": 0.5 * (fake_a.detach().float().mean() + fake_b.detach().float().mean())}
+                      "d_fake": 0.5 * (fake_a.detach().float().mean() + fake_b.detach().float().mean()),
+                      **_accuracy(torch.cat([real_a.flatten(), real_b.flatten()]),
+                                  torch.cat([fake_a.flatten(), fake_b.flatten()]), 0.5)}
 
     def g_phase(self, D: nn.Module, a: torch.Tensor, b: torch.Tensor, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         adv_ab = _lsgan(D(out["fake_b"], "b"), True)

@@ -1,9 +1,8 @@
 """Translate images with a trained pix2pix or CycleGAN generator.
 
-``python -m gan_core.translate (--run RUN | --checkpoint FILE) (--image IN | --image-dir DIR)
---out OUT [--reverse]`` (``python -m gan_core translate ...`` once registered in the CLI):
-one PNG per input, A -> B (CycleGAN: B -> A with ``--reverse``), each with provenance
-text chunks like Generate's exports (``gan_core.sample.png_bytes``).
+What ``python -m gan_core translate --run RUN (--image IN | --image-dir DIR) --out OUT
+[--reverse]`` (``gan_core.cli.translate``) and the Translate page call: one PNG per input, A -> B (CycleGAN: B -> A with ``--reverse``), each with provenance
+text chunks like Generate's exports (``inference.generators.png_bytes``).
 
 Inputs are untrusted: a file is read with a size cap (``MAX_INPUT_BYTES``), never through
 a symlink or special file, and decoded by the importer's ``decode_image`` (header size
@@ -14,7 +13,7 @@ reads the files directly in the folder, as ``inpaint`` / ``superres`` do; hidden
 subfolders, symlinks and special files are skipped and said. An image is converted to
 the model's channels (grey: ITU-R 601 luminance; grey into RGB repeated), centre-cropped
 square and resized to its resolution, exactly as training data is
-(``gan_core.data.fit_image``); the output is at the model's resolution.
+(``data.images.fit_image``); the output is at the model's resolution.
 
 Output names: the input's file name with a ``.png`` suffix (``shoe.jpg`` -> ``shoe.png``;
 ``a.png`` stays ``a.png``); when two inputs would share a name (``a.jpg`` and ``a.png``),
@@ -28,11 +27,9 @@ real pairs), ``width`` (G's base width), ``blocks`` (CycleGAN), ``domain_a`` /
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import stat
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,19 +42,11 @@ from PIL import Image
 from safetensors.torch import save as st_save
 from torch import nn
 
-from .data import fit_image, to_image_tensor
-from .importer import DatasetError, Limits, SkipFile, open_untrusted, to_l_or_rgb
-from .paired import PAIRED_TRANSFORMS, input_channels, paired_input
-from .rundir import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
-    RunDir,
-    RunError,
-    atomic_write_bytes,
-    load_checkpoint_file,
-)
-from .sample import png_bytes, to_pil
-from .translate_models import (
+from gan_core.data.images import fit_image, to_image_tensor
+from gan_core.data.importer import Limits, SkipFile, open_untrusted, to_l_or_rgb
+from gan_core.data.paired import PAIRED_TRANSFORMS, input_channels, paired_input
+from gan_core.inference.generators import png_bytes, to_pil
+from gan_core.models.translation import (
     CYCLEGAN_BLOCKS,
     CYCLEGAN_WIDTH,
     PIX2PIX_WIDTH,
@@ -65,10 +54,16 @@ from .translate_models import (
     ResnetGenerator,
     UNetGenerator,
 )
+from gan_core.runs.rundir import (
+    CHECKPOINT_FORMAT,
+    RunDir,
+    atomic_write_bytes,
+    load_checkpoint_file,
+)
 
 MODELS = ("pix2pix", "cyclegan")
 MAX_INPUT_BYTES = 64 * 1024**2  # the importer's per-file cap
-_HIDDEN = "hidden or system file"
+HIDDEN = "hidden or system file"
 
 
 class TranslateError(ValueError):
@@ -127,28 +122,6 @@ class Translator:
         """CycleGAN: (the translation of ``x``, and that translated back)."""
         there = self.translate(x, reverse)
         return there, self.translate(there, not reverse)
-
-
-@torch.no_grad()
-def progress_grid(G: nn.Module, model: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The fixed grid a run shows while it trains, as a [3, H, W] image in [0, 1], one column
-    per fixed image. pix2pix rows: input | output | target. CycleGAN rows: A | A -> B |
-    back to A, then B | B -> A | back to B. ``G`` is put in eval mode for the grid."""
-    from ._torchvision import torchvision
-
-    was_training = G.training
-    G.eval()
-    device = next(G.parameters()).device
-    a, b = a.to(device), b.to(device)
-    if model == "pix2pix":
-        rows = [a, G(a), b]
-    else:
-        ab, ba = G(a), G(b, reverse=True)
-        rows = [a, ab, G(ab, reverse=True), b, ba, G(ba)]
-    G.train(was_training)
-    rgb = [r.float().cpu().expand(-1, 3, -1, -1) if r.shape[1] == 1 else r.float().cpu() for r in rows]
-    return torchvision.utils.make_grid(torch.cat(rgb), nrow=len(a), normalize=True, value_range=(-1, 1),
-                                       pad_value=1.0)
 
 
 # ---- building and loading ------------------------------------------------------------------------
@@ -305,7 +278,7 @@ def translate_folder(translator: Translator, folder: Path, out: Path, reverse: b
     files, skipped = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith(".") or entry.name.lower() in ("thumbs.db", "desktop.ini", "__macosx"):
-            skipped.append((entry.name, _HIDDEN))
+            skipped.append((entry.name, HIDDEN))
         elif entry.is_symlink():
             skipped.append((entry.name, "symlink not followed"))
         elif entry.is_dir(follow_symlinks=False):
@@ -324,48 +297,6 @@ def translate_folder(translator: Translator, folder: Path, out: Path, reverse: b
             skipped.append((name, str(exc).removeprefix(f"{name}: ")))
             continue
         written.append(write_output(translator, image, out / dst[0], name, reverse))
-    if not written and not any(reason != _HIDDEN for _, reason in skipped):
+    if not written and not any(reason != HIDDEN for _, reason in skipped):
         raise TranslateError(f"no images in {folder}")
     return written, skipped
-
-
-# ---- CLI --------------------------------------------------------------------------------------------
-def cli_translate(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gan_core translate",
-                                     description="Translate images with a pix2pix or CycleGAN run: one PNG per input.")
-    parser.add_argument("--run", help="translation run (its newest checkpoint unless --checkpoint)")
-    parser.add_argument("--checkpoint", help="checkpoint file, or a file name inside --run's weights")
-    src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--image", type=Path, help="one input image")
-    src.add_argument("--image-dir", type=Path, help="a folder of input images (the files directly in it)")
-    parser.add_argument("--out", type=Path, required=True, help="output file or folder (--image-dir: a folder)")
-    parser.add_argument("--reverse", action="store_true", help="CycleGAN: translate B -> A")
-    parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
-    try:
-        translator = load_translator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
-        if args.reverse and translator.model != "cyclegan":
-            raise TranslateError(f"--reverse needs a CycleGAN run; this is a {translator.model} run (A -> B only)")
-        if args.image is not None:
-            if not args.image.is_file():
-                raise TranslateError(f"{args.image} is not a file (use --image-dir for a folder)")
-            dst = translate_file(translator, args.image, args.out, args.reverse)
-            print(f"{args.image.name} -> {dst}")
-            return 0
-        if not args.image_dir.exists():
-            raise TranslateError(f"{args.image_dir} does not exist")
-        written, skipped = translate_folder(translator, args.image_dir, args.out, args.reverse)
-    except (TranslateError, RunError, CheckpointError, DatasetError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    failed = [(name, reason) for name, reason in skipped if reason != _HIDDEN]
-    for name, reason in failed:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
-    print(f"wrote {len(written)} images to {args.out} ({translator.info['model']}, "
-          f"{'B->A' if args.reverse else 'A->B'}, step {translator.info['checkpoint_step']})")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(cli_translate(sys.argv[1:]))

@@ -18,7 +18,7 @@ Paired sets made from any image set by a fixed transform of the target image ``b
   per index, so a set's pairs never change between runs or epochs.
 
 Folders of real pairs (``load_paired_folder``; a folder or .zip, read through the
-importer's hostile-input reader: every file decoded by ``gan_core.importer`` with its
+importer's hostile-input reader: every file decoded by ``gan_core.data.importer`` with its
 size caps and skip reasons), in one of two layouts:
 
 - two subfolders ``A/`` and ``B/`` (any case) holding files of the same name
@@ -42,8 +42,13 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage.feature import canny
 
-from .data import fit_image, load_dataset, match_channels, to_image_tensor
-from .importer import (
+from gan_core.data.images import (
+    fit_image,
+    load_dataset,
+    match_channels,
+    to_image_tensor,
+)
+from gan_core.data.importer import (
     DatasetError,
     ImportReport,
     Limits,
@@ -268,7 +273,7 @@ def domains_from_classes(images: torch.Tensor, labels: torch.Tensor | None, clas
 def domains_from_folders(folder_a: str | Path, folder_b: str | Path, resolution: int, channels: int,
                          split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """Every image of two folders (or .zip files, or imported sets), loaded like any data
-    set (``gan_core.data.load_dataset``: safe decoding, class subfolders ignored here)."""
+    set (``gan_core.data.images.load_dataset``: safe decoding, class subfolders ignored here)."""
     return (load_dataset(str(folder_a), resolution, channels, split=split).images,
             load_dataset(str(folder_b), resolution, channels, split=split).images)
 
