@@ -194,9 +194,11 @@ def live_charts() -> None:
                     icon=":material/hourglass_top:")
         else:
             d_title, d_ref, d_ref_text = d_output_axis(cfg.loss if cfg else "minimax")
-            for i in range(0, len(CHARTS), 2):
+            logged = {k for recs in data.values() for rec in recs[-1:] for k in rec}
+            charts = [c for c in CHARTS if any(k in logged for k, _ in c[1])]  # a run type's own terms only
+            for i in range(0, len(charts), 2):
                 cols = st.columns(2)
-                for (title, keys, y_title), col in zip(CHARTS[i:i + 2], cols):
+                for (title, keys, y_title), col in zip(charts[i:i + 2], cols):
                     ref, ref_text = (0.5, "0.5: G fools D") if title == "D's accuracy" else (None, "")
                     if title == "D(x) and D(G(z))":
                         y_title, ref, ref_text = d_title, d_ref, d_ref_text
@@ -260,6 +262,14 @@ def grid_png(path: str, mtime: float, tile: int) -> bytes:
     return out.getvalue()
 
 
+def grid_caption(cfg, step: int) -> str:
+    if cfg is not None and cfg.model == "pix2pix":
+        return f"Fixed held-out images at step {step:,} · rows: input · output · target"
+    if cfg is not None and cfg.model == "cyclegan":
+        return (f"Fixed held-out images at step {step:,} · rows: A · A→B · back to A, then B · B→A · back to B")
+    return f"Same fixed noise at step {step:,}" + (" · one column per class" if cfg and cfg.conditional else "")
+
+
 def samples(primary: RunDir, cfg) -> None:
     """The fixed-noise grids through training, with a slider that follows the newest."""
     grids = primary.sample_grids()
@@ -277,8 +287,7 @@ def samples(primary: RunDir, cfg) -> None:
     path = dict(grids)[chosen]
     try:
         image = grid_png(str(path), path.stat().st_mtime, cfg.resolution + 2 if cfg is not None else 0)
-        st.image(image, width="stretch",
-                 caption=f"Same fixed noise at step {chosen:,}" + (" · one column per class" if cfg and cfg.conditional else ""))
+        st.image(image, width="stretch", caption=grid_caption(cfg, chosen))
     except (OSError, ValueError):
         st.caption("That grid was just replaced; it will show on the next refresh.")
     if len(steps) > 1:

@@ -29,7 +29,7 @@ def config(values, **overrides) -> TrainConfig:
 def test_trains_and_resumes_exactly_through_the_trainer(values, monkeypatch):
     whole = RunDir.create("whole", config(values))
     assert train(whole) == "finished"
-    tensors, meta = load_checkpoint_file(whole.latest_checkpoint().weights)
+    tensors, _ = load_checkpoint_file(whole.latest_checkpoint().weights)
     records = [r for r in whole.read_metrics() if "loss_d" in r]
     own = {"l1", "g_adv"} if values["model"] == "pix2pix" else {"cycle_a", "cycle_b", "identity_a", "identity_b",
                                                                   "g_adv_ab", "g_adv_ba"}

@@ -41,6 +41,10 @@ CHARTS: list[tuple[str, list[tuple[str, str]], str]] = [
     ("D's accuracy", [("acc_real", "on real"), ("acc_fake", "on fake")], "share judged right"),
     ("Gradient norms", [("grad_norm_d", "‖∇D‖"), ("grad_norm_g", "‖∇G‖")], "L2 norm"),
     ("Speed", [("images_per_s", "images/s")], "images per second"),
+    # translation runs' own terms (pix2pix: L1; CycleGAN: cycle and identity), beside G's adversarial ones
+    ("Translation terms", [("g_adv", "adversarial (G)"), ("l1", "L1 to target"), ("g_adv_ab", "adversarial A→B"),
+                           ("g_adv_ba", "adversarial B→A"), ("cycle_a", "cycle A→B→A"), ("cycle_b", "cycle B→A→B"),
+                           ("identity_a", "identity A"), ("identity_b", "identity B")], "loss"),
 ]
 EVAL_KEYS = [("fid", "FID (lower is better)"), ("kid_mean", "KID (lower is better)"),
              ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),

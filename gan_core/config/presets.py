@@ -27,17 +27,18 @@ STUDIO = dict(
     eval_every=2000, eval_samples=2000,  # FID & co. in the run (about 15-30 s each on 2 CPU cores)
 )
 
-# Translation: both papers' optimiser (Adam 2e-4, betas 0.5/0.999), no EMA, no in-run FID.
+# Translation: both papers' optimiser and loss (pix2pix cross-entropy, CycleGAN least squares: ``loss`` names
+# the maths the run type uses, for Monitor's D(x) axis; it is not a knob there) (Adam 2e-4, betas 0.5/0.999), no EMA, no in-run FID.
 # Widths and batch from steps measured on the 2-core CPU (PORTING.md, bench/translate_step.py,
 # one thread, 32 px grey): pix2pix G32/D32 78 ms per step of 16 (G64: 330 ms); CycleGAN
 # G16/D32 with 4 residual blocks 282 ms per 16 (G32: 691 ms), six generator passes a step,
 # so batch 8 (the paper uses 1; instance norm makes it batch-independent). Default lengths:
 # about 7 minutes each on that CPU.
 TRANSLATION = {
-    "pix2pix": dict(model="pix2pix", width=32, batch_size=16, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+    "pix2pix": dict(model="pix2pix", loss="nonsaturating", width=32, batch_size=16, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
                     ema=False, augment=[], conditional=False, eval_every=0, steps=5000, log_every=50,
                     sample_every=250, checkpoint_every=1000, paired_transform="edges"),
-    "cyclegan": dict(model="cyclegan", width=16, batch_size=8, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+    "cyclegan": dict(model="cyclegan", loss="lsgan", width=16, batch_size=8, lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
                      ema=False, augment=[], conditional=False, eval_every=0, steps=3000, log_every=25,
                      sample_every=100, checkpoint_every=500),
 }

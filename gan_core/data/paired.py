@@ -277,3 +277,15 @@ def domains_from_folders(folder_a: str | Path, folder_b: str | Path, resolution:
     return (load_dataset(str(folder_a), resolution, channels, split=split).images,
             load_dataset(str(folder_b), resolution, channels, split=split).images)
 
+
+def domains(data: str, domain_a: str, domain_b: str, resolution: int, channels: int, split: str = "train",
+            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """CycleGAN's two domains: two classes of the set ``data`` when it has classes, else two
+    folders / imported sets named by ``domain_a`` and ``domain_b``."""
+    try:
+        images = load_dataset(data, resolution, channels, split=split, seed=seed)
+    except DatasetError:
+        images = None
+    if images is not None and images.classes:
+        return domains_from_classes(images.images, images.labels, images.classes, domain_a, domain_b)
+    return domains_from_folders(domain_a, domain_b, resolution, channels, split=split)

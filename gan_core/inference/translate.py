@@ -27,10 +27,12 @@ real pairs), ``width`` (G's base width), ``blocks`` (CycleGAN), ``domain_a`` /
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import stat
 import time
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +44,21 @@ from PIL import Image
 from safetensors.torch import save as st_save
 from torch import nn
 
-from gan_core.data.images import fit_image, to_image_tensor
-from gan_core.data.importer import Limits, SkipFile, open_untrusted, to_l_or_rgb
-from gan_core.data.paired import PAIRED_TRANSFORMS, input_channels, paired_input
+from gan_core.data.images import fit_image, load_dataset, to_image_tensor
+from gan_core.data.importer import (
+    DatasetError,
+    Limits,
+    SkipFile,
+    open_untrusted,
+    to_l_or_rgb,
+)
+from gan_core.data.paired import (
+    PAIRED_TRANSFORMS,
+    domains,
+    input_channels,
+    load_paired_folder,
+    paired_input,
+)
 from gan_core.inference.generators import png_bytes, to_pil
 from gan_core.models.translation import (
     CYCLEGAN_BLOCKS,
@@ -63,6 +77,7 @@ from gan_core.runs.rundir import (
 
 MODELS = ("pix2pix", "cyclegan")
 MAX_INPUT_BYTES = 64 * 1024**2  # the importer's per-file cap
+MAX_BATCH_FILES = 500  # one batch translation on the page
 HIDDEN = "hidden or system file"
 
 
@@ -114,6 +129,15 @@ class Translator:
         if self.transform not in PAIRED_TRANSFORMS:
             raise TranslateError("this run was not trained on a paired transform: give an input image")
         return paired_input(images, self.transform)
+
+    def prepare_drawing(self, image: Image.Image, reverse: bool = False) -> torch.Tensor:
+        """Like ``prepare``, for a drawing on a larger canvas: an outline model's strokes are
+        made black-or-white again after the downscale (its training outlines are 1 px lines,
+        not the grey a thin stroke averages to)."""
+        x = self.prepare(image, reverse)
+        if self.transform == "edges" and not reverse:
+            x = torch.where(x < 0.5, -1.0, 1.0)
+        return x
 
     def translate_image(self, image: Image.Image, reverse: bool = False) -> Image.Image:
         return to_pil(self.translate(self.prepare(image, reverse), reverse)[0])
@@ -225,16 +249,22 @@ def on_paper(image: Image.Image, paper: int) -> Image.Image:
     return image
 
 
-def open_input(path: Path, paper: int = 0) -> Image.Image:
-    """One untrusted image file, decoded safely ("L" or "RGB", transparency on ``paper``),
-    or a ``TranslateError`` saying why not."""
-    data = read_input(path)
+def decode_input(data: bytes, name: str, paper: int = 0) -> Image.Image:
+    """Untrusted image bytes (a file, an upload), decoded safely ("L" or "RGB", transparency on
+    ``paper``), or a ``TranslateError`` saying why not."""
+    if len(data) > MAX_INPUT_BYTES:
+        raise TranslateError(f"{name} is over the {MAX_INPUT_BYTES // 1024**2} MiB input limit")
     try:
         with open_untrusted(data) as im:  # any Pillow failure inside becomes SkipFile
             im.load()
             return to_l_or_rgb(on_paper(im, paper))
     except SkipFile as exc:
-        raise TranslateError(f"{path.name}: {exc}") from None
+        raise TranslateError(f"{name}: {exc}") from None
+
+
+def open_input(path: Path, paper: int = 0) -> Image.Image:
+    """One untrusted image file (see ``decode_input``)."""
+    return decode_input(read_input(path), path.name, paper)
 
 
 def output_names(rels: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
@@ -300,3 +330,47 @@ def translate_folder(translator: Translator, folder: Path, out: Path, reverse: b
     if not written and not any(reason != HIDDEN for _, reason in skipped):
         raise TranslateError(f"no images in {folder}")
     return written, skipped
+
+
+def translate_to_zip(translator: Translator, files: list[tuple[str, bytes]], reverse: bool = False,
+                     max_files: int = MAX_BATCH_FILES) -> tuple[bytes, list[str], list[tuple[str, str]]]:
+    """Uploaded files -> (a ZIP of one provenance-tagged PNG per readable input, named as the CLI
+    names them, the names written, skipped (name, reason)). Memory stays bounded: each input
+    is capped (``MAX_INPUT_BYTES``) and the outputs are model-sized PNGs."""
+    if len(files) > max_files:
+        raise TranslateError(f"{len(files)} files: translate at most {max_files} at once")
+    names = [Path(name).name or "image" for name, _ in files]
+    buffer, written, skipped = io.BytesIO(), [], []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, (_, data), dst in zip(names, files, output_names([(n,) for n in names])):
+            try:
+                image = decode_input(data, name, translator.paper)
+            except TranslateError as exc:
+                skipped.append((name, str(exc).removeprefix(f"{name}: ")))
+                continue
+            out = translator.translate_image(image, reverse)
+            archive.writestr(dst[0], png_bytes(out, provenance(translator, name, reverse)))
+            written.append(dst[0])
+    return buffer.getvalue(), written, skipped
+
+
+def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A held-out input of a run's own data ([1, C, R, R]) and, for pix2pix, its real target:
+    the test split's image ``index`` (the training split's when the set has no test split)."""
+    for split in ("test", "train"):
+        try:
+            if cfg.model == "cyclegan":
+                a, b = domains(cfg.data, cfg.domain_a, cfg.domain_b, cfg.resolution, cfg.channels, split, cfg.seed)
+                source = b if reverse else a
+                return source[index % len(source)][None], None
+            if cfg.paired_transform == "folder":
+                pairs = load_paired_folder(cfg.data, cfg.resolution, cfg.channels, split=split)
+                i = index % len(pairs)
+                return pairs.a[i:i + 1], pairs.b[i:i + 1]
+            target = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed,
+                                  limit=index + 1).images[index:index + 1]
+            if len(target):
+                return paired_input(target, cfg.paired_transform, [index]), target
+        except (DatasetError, ValueError):
+            continue
+    raise TranslateError(f"no held-out image {index} in {cfg.data}")

@@ -24,8 +24,7 @@ from torch import nn
 from gan_core.data.images import load_dataset
 from gan_core.data.importer import DatasetError
 from gan_core.data.paired import (
-    domains_from_classes,
-    domains_from_folders,
+    domains,
     load_paired_folder,
     make_paired,
 )
@@ -167,15 +166,8 @@ class CycleTask(TranslationTask):
         self.loss = CycleObjective(cfg)
 
     def domains(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two classes of ``--data``, or (when the names are not its classes) two folders / sets."""
         cfg = self.cfg
-        try:
-            data = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed)
-        except DatasetError:
-            data = None
-        if data is not None and data.classes:
-            return domains_from_classes(data.images, data.labels, data.classes, cfg.domain_a, cfg.domain_b)
-        return domains_from_folders(cfg.domain_a, cfg.domain_b, cfg.resolution, cfg.channels, split=split)
+        return domains(cfg.data, cfg.domain_a, cfg.domain_b, cfg.resolution, cfg.channels, split=split, seed=cfg.seed)
 
     def held_out(self) -> tuple[torch.Tensor, torch.Tensor]:
         try:
