@@ -138,6 +138,8 @@ def test_page_renders_in_every_state(page, state, state_env):
             if state == "running":
                 assert not at.button(key=f"stop_{name}").disabled
                 assert at.button(key=f"resume_{name}").disabled
+    elif page == "translate":
+        assert "No translation run with a checkpoint yet" in body
     elif page == "generate":
         if state == "finished":
             captions = at.get("image")[0].captions
