@@ -1,6 +1,7 @@
 """End to end in a real browser: Playwright drives Debian's headless chromium against
 ``streamlit run app.py``: launch a tiny training from Train, watch Monitor's charts gain
-points while it runs, render a grid on Generate, and screenshot every page.
+points while it runs, render a grid on Generate, draw on Translate's canvas and see the
+translation follow (and undo it), and screenshot every page.
 
 Screenshots go to ``test-artifacts/screenshots/`` (git-ignored) and, when
 ``GAN_STUDIO_SAVE_SCREENSHOTS`` is set, also to ``docs/screenshots/``.
@@ -218,5 +219,61 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             settle(page)
             time.sleep(1)
             shoot(page, "home")
+        finally:
+            browser.close()
+
+
+def test_draw_on_the_translate_canvas_and_the_output_follows(studio):
+    """A tiny pix2pix run (trained here by the real Trainer); on Translate, strokes drawn with
+    the mouse change the input the model sees and its translation."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    url, tmp = studio
+    os.environ["GAN_CHECKPOINTS"] = str(tmp / "checkpoints")
+    cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
+                                 "width": 4, "batch_size": 4, "steps": 20, "checkpoint_every": 20, "threads": 1})
+    assert train(RunDir.create("e2e-pix2pix", cfg)) == "finished"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.set_default_timeout(30_000)
+            page.goto(url + "/Translate")
+            page.get_by_text("Translation", exact=True).first.wait_for(timeout=60_000)
+            settle(page)
+
+            def shown(caption: str) -> str:
+                figure = page.locator('[data-testid="stImage"]').filter(has_text=caption).first
+                return figure.locator("img").get_attribute("src")
+
+            before = shown("Translation"), shown("Input (what the model sees)")
+            canvas = page.locator("canvas").last  # the drawing layer, above the background
+            canvas.wait_for()
+            box = canvas.bounding_box()
+            x0, y0 = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25
+            page.mouse.move(x0, y0)
+            page.mouse.down()
+            for i in range(1, 21):  # an L: down, then right
+                page.mouse.move(x0 + (0 if i <= 10 else (i - 10) * 12), y0 + min(i, 10) * 12)
+            page.mouse.up()
+            deadline = time.time() + 30
+            after = before
+            while time.time() < deadline and after == before:
+                time.sleep(0.5)
+                after = shown("Translation"), shown("Input (what the model sees)")
+            assert after[1] != before[1], "the drawing did not reach the model's input"
+            assert after[0] != before[0], "the translation did not change with the drawing"
+            settle(page)
+            shoot(page, "translate")
+
+            page.get_by_role("button", name="Undo", exact=True).click()  # the canvas toolbar's undo
+            deadline = time.time() + 30
+            undone = after
+            while time.time() < deadline and undone[1] != before[1]:
+                time.sleep(0.5)
+                undone = shown("Translation"), shown("Input (what the model sees)")
+            assert undone == before, "undo did not bring the blank input and its translation back"
         finally:
             browser.close()
