@@ -15,6 +15,7 @@ from gan_core.config.fields import kind_of_field  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
 from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
+from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
 from ui.status import default_run_name  # noqa: E402
 
@@ -59,6 +60,14 @@ def on_data_change() -> None:
     st.session_state["f_data"] = data
     if data in PRESETS:
         st.session_state["preset_pick"] = data
+
+
+def on_model_change() -> None:
+    """A translation model brings its own recipe (widths, batch, optimiser, domains) for the set."""
+    model, data = st.session_state["f_model"], st.session_state["f_data"]
+    if model in of_kind("translation"):
+        load_values(preset_for(data, model))
+        st.session_state["f_data"], st.session_state["f_model"] = data, model
 
 
 def on_preset_change() -> None:
@@ -116,6 +125,8 @@ def field(name: str, col) -> None:
             st.selectbox(label, options, key=key, help=help_text, on_change=on_data_change,
                          format_func=lambda n: n + ("" if n in available or n not in {d.name for d in datasets}
                                                     else " (missing)"))
+        elif name == "model":
+            st.selectbox(label, list(options), key=key, help=help_text, on_change=on_model_change)
         elif kind == "list":
             st.multiselect(label, list(options or ()), key=key, help=help_text)
         elif kind == "bool":
@@ -125,6 +136,8 @@ def field(name: str, col) -> None:
             if st.session_state[key] not in options:
                 options.append(st.session_state[key])
             st.selectbox(label, options, key=key, help=help_text)
+        elif kind == "str":
+            st.text_input(label, key=key, help=help_text)
         elif kind == "float":
             fmt, step = FORMATS.get(name, ("%.2f", 0.5))
             st.number_input(label, key=key, help=help_text, format=fmt, step=step)

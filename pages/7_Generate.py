@@ -75,6 +75,12 @@ except RunError as exc:
     st.error(str(exc))
     st.stop()
 
+if kind_of(cfg.model) == "translation":
+    st.info(f"**{run_name}** is a {cfg.model} model: it turns images into images, not noise into images. "
+            "Use it on the **Translate** page.", icon=":material/swap_horiz:")
+    page_link("translate", "Go to Translate", icon=":material/swap_horiz:")
+    st.stop()
+
 if kind_of(cfg.model) == "restoration":
     superres = cfg.run_type.restores == "superres"
     st.info(f"**{run_name}** is a {'super-resolution' if superres else 'inpainting'} model: "

@@ -68,3 +68,17 @@ def test_batch_zip_has_one_png_per_readable_file_with_provenance():
         out = Image.open(io.BytesIO(z.read("a.png")))
         assert out.size == (16, 16) and out.text["source_image"] == "a.png" and out.text["direction"] == "B->A"
         assert out.text["run"] == "cyc"
+
+
+def test_train_page_offers_the_translation_models_with_their_recipe():
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Train.py"), default_timeout=90).run()
+    at.selectbox(key="f_data").set_value("fashion-mnist").run()
+    at.selectbox(key="f_model").set_value("cyclegan").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key="f_domain_a").value == "sneaker" and at.text_input(key="f_domain_b").value == "ankle boot"
+    assert at.number_input(key="f_width").value == 16 and not at.button(key="launch").disabled
+    assert not [w for w in at.selectbox if w.key == "f_paired_transform"]  # pix2pix's field is hidden
+    at.text_input(key="f_domain_b").set_value("Sneaker").run()
+    assert any("must differ" in e.value for e in at.error) and at.button(key="launch").disabled
+    at.selectbox(key="f_model").set_value("pix2pix").run()
+    assert at.selectbox(key="f_paired_transform").value == "edges" and not at.button(key="launch").disabled
