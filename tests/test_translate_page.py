@@ -82,3 +82,12 @@ def test_train_page_offers_the_translation_models_with_their_recipe():
     assert any("must differ" in e.value for e in at.error) and at.button(key="launch").disabled
     at.selectbox(key="f_model").set_value("pix2pix").run()
     assert at.selectbox(key="f_paired_transform").value == "edges" and not at.button(key="launch").disabled
+
+
+def test_monitor_charts_a_cyclegan_runs_own_terms_and_its_grid():
+    trained("cyc", model="cyclegan", domain_a="circle", domain_b="square")
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Monitor.py"), default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [str(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any("Translation terms" in t and "cycle A" in t and "identity B" in t for t in titles)
+    assert any("A→B · back to A" in i.caption for image in at.get("image") for i in image.proto.imgs)
