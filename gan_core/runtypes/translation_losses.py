@@ -245,4 +245,3 @@ def adam_pair(G: nn.Module, D: nn.Module, lr: float = 2e-4, betas: tuple[float, 
               ) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """Both papers' optimiser: Adam, lr 2e-4, betas (0.5, 0.999), one for G and one for D."""
     return torch.optim.Adam(G.parameters(), lr, betas=betas), torch.optim.Adam(D.parameters(), lr, betas=betas)
-
