@@ -4,6 +4,8 @@ their input | output | target grid, and hands them to ``translate`` (``sample`` 
 Tiny runs on the procedural shapes set (16 px, narrow networks, a few steps)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from PIL import Image
@@ -12,6 +14,7 @@ import gan_core.training.loop as loop_module
 from gan_core.cli.main import main
 from gan_core.config import ConfigError, TrainConfig, preset_for
 from gan_core.inference.translate import load_translator
+from gan_core.jobs import manager as jobs
 from gan_core.runs.rundir import RunDir, load_checkpoint_file
 from gan_core.training.loop import train
 
@@ -82,3 +85,14 @@ def test_cli_trains_then_translate_serves_and_sample_points_there(tmp_path, tiny
     assert "translate --run cyc" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
     assert main(["--help"]) == 0 and "translate" in capsys.readouterr().out
+
+
+def test_launched_as_a_background_job_like_any_run():
+    """``launch`` (a real child process) trains a CycleGAN run to its end; its status carries the
+    run's own losses for Monitor."""
+    run = jobs.launch(config(CYCLE, steps=4, log_every=2, sample_every=4, checkpoint_every=4), "cyc-job")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and jobs.run_state(run) in ("queued", "starting", "running", "stopping"):
+        time.sleep(0.3)
+    assert jobs.run_state(run) == "finished", run.read_status().get("error")
+    assert {"cycle_a", "identity_b"} <= set(run.read_metrics()[-1]) and run.latest_checkpoint().step == 4
