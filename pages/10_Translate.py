@@ -43,7 +43,14 @@ def big(image: Image.Image) -> Image.Image:
     return image.resize((SHOW, SHOW), Image.Resampling.NEAREST)
 
 
-runs = [r for r in runs_safe() if r.checkpoints() and r.config().model in of_kind("translation")]
+def is_translation(run) -> bool:
+    try:
+        return bool(run.checkpoints()) and run.config().model in of_kind("translation")
+    except RunError:  # a run folder without a readable config is listed on Home, not here
+        return False
+
+
+runs = [r for r in runs_safe() if is_translation(r)]
 if not runs:
     st.info("**No translation run with a checkpoint yet.** Train one on **Train** (model pix2pix or cyclegan), "
             "or run `python -m gan_core train --model pix2pix --data fashion-mnist`.", icon=":material/swap_horiz:")

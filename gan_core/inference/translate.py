@@ -134,7 +134,7 @@ class Translator:
         """Like ``prepare``, for a drawing on a larger canvas: an outline model's strokes are
         made black-or-white again after the downscale (its training outlines are 1 px lines,
         not the grey a thin stroke averages to)."""
-        x = self.prepare(image, reverse)
+        x = self.prepare(on_paper(image, 255), reverse)  # a canvas is white paper, whatever the model
         if self.transform == "edges" and not reverse:
             x = torch.where(x < 0.5, -1.0, 1.0)
         return x
