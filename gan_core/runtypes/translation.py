@@ -25,6 +25,7 @@ from gan_core.data.images import load_dataset
 from gan_core.data.importer import DatasetError
 from gan_core.data.paired import (
     domains,
+    input_channels,
     load_paired_folder,
     make_paired,
 )
@@ -193,8 +194,9 @@ class CycleTask(TranslationTask):
 
 # ---- networks from a config (the registry's builders) ---------------------------------------------
 def pix2pix_networks(cfg, num_classes: int = 0):
-    from_channels = cfg.channels if cfg.paired_transform in ("folder", "lowres", "masked") else 1
-    return build_pix2pix(from_channels, cfg.channels, cfg.resolution, cfg.width, cfg.width)
+    transform = cfg.paired_transform
+    in_channels = cfg.channels if transform == "folder" else input_channels(transform, cfg.channels)
+    return build_pix2pix(in_channels, cfg.channels, cfg.resolution, cfg.width, cfg.width)
 
 
 def cyclegan_networks(cfg, num_classes: int = 0):
