@@ -68,9 +68,12 @@ def is_subset_spec(name: str) -> bool:
 def draw_per_class(labels, per_class: int, seed: int) -> np.ndarray:
     """``per_class`` indices of each label, drawn without replacement by ``seed``; sorted.
 
-    Deterministic: one ``numpy`` PCG64 stream per (seed, class), so the draw of a class does
-    not depend on the other classes or on the order of the set's other images. Raises
-    ``SubsetError`` when a class has fewer than ``per_class`` images.
+    Deterministic: one ``numpy`` PCG64 stream per (seed, class) shuffles the class's images
+    and the first ``per_class`` are taken, so the draw of a class does not depend on the
+    other classes, and draws are nested: with one seed, the 10 per class are among the 50,
+    the 50 among the 200 (a learning curve over K adds images, never swaps them; and a GAN
+    trained on a smaller draw can be reused for a larger K). Raises ``SubsetError`` when a
+    class has fewer than ``per_class`` images.
     """
     labels = np.asarray(labels, dtype=np.int64)
     if per_class < 1:
@@ -81,7 +84,7 @@ def draw_per_class(labels, per_class: int, seed: int) -> np.ndarray:
         if len(pool) < per_class:
             raise SubsetError(f"class {int(c)} has only {len(pool)} training images, fewer than K={per_class}")
         rng = np.random.default_rng([int(seed), int(c), 0x5B5E7])
-        picked.append(rng.choice(pool, size=per_class, replace=False))
+        picked.append(rng.permutation(pool)[:per_class])
     return np.sort(np.concatenate(picked))
 
 
