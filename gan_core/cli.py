@@ -29,6 +29,7 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("gan_core.metrics", "cli_eval", "FID, KID, precision/recall of a run's checkpoint"),
     "inpaint": ("gan_core.restore", "cli_inpaint", "fill masked holes in images"),
     "superres": ("gan_core.restore", "cli_superres", "raise the resolution of images"),
+    "augment-lab": ("gan_core.auglab_cli", "cli_augment_lab", "does GAN data help a classifier? K real/class vs + synthetic"),
 }
 
 _FLAG_HELP = {
