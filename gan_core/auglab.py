@@ -243,6 +243,12 @@ def check_gan_data(seen: dict[str, Any], sub: Subset, k: int) -> list[str]:
     return problems
 
 
+def reuse_too_small(seen: dict[str, Any], per_class: list[int]) -> list[int]:
+    """The K values for which a run that saw ``seen`` has seen too many real images."""
+    most = max(seen["per_class"].values())
+    return [k for k in per_class if most > k]
+
+
 # ---- running -------------------------------------------------------------------------------
 class Stopped(Exception):
     """A stop was asked for (SIGTERM or a STOP file); the lab resumes from the next step."""

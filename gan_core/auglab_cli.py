@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from .auglab import DEFAULT_AUGMENT, Lab, LabError, LabSpec, lab_summary, list_labs, plan, real_images_seen, run_lab
+from .auglab import (DEFAULT_AUGMENT, Lab, LabError, LabSpec, lab_summary, list_labs, plan, real_images_seen,
+                     reuse_too_small, run_lab)
 from .auglab_classifier import ClassifierBudget
 from .auglab_report import markdown_table
 from .config import PRESETS
@@ -222,6 +223,12 @@ def cli_augment_lab(argv: list[str]) -> int:
                 seen = real_images_seen(args.reuse_run)
                 _say(f"run {args.reuse_run} saw {seen['total']} real images of {seen['source']} "
                      f"(at most {max(seen['per_class'].values())} per class)")
+                too_small = reuse_too_small(seen, spec.per_class)
+                if too_small and not args.force_reuse:
+                    raise LabError(f"run {args.reuse_run} saw up to {max(seen['per_class'].values())} real images per "
+                                   f"class, more than K={', '.join(map(str, too_small))}: its samples would carry more real data than the "
+                                   "classifier gets. Drop those K, train a GAN per K, or pass --force-reuse "
+                                   "(results flagged unfair)")
             if args.background:
                 lab = launch_lab(spec)
                 print(f"started lab {lab.name} in the background: `python -m gan_core augment-lab --show {lab.name}`",
