@@ -2,11 +2,11 @@
 
 Runs the studio's own augmentation lab through its CLI (``python -m gan_core augment-lab``):
 K in {10, 50, 200} real training images per class, one class-conditional GAN per K trained
-on exactly those images (studio preset + ``--conditional`` + DiffAugment, a few CPU
-minutes each), then the same small CNN on real only / real + M synthetic / M synthetic
+on exactly those images (studio preset + ``--conditional`` + DiffAugment, 1,500 steps,
+some minutes of one CPU thread each), then the same small CNN on real only / real + M synthetic / M synthetic
 only, 3 seeds each, scored on the whole 10,000-image test split. One CPU thread.
 
-    python bench/augment_lab.py [--gan-minutes 4] [--clf-steps 500] [--seeds 3] [--m 500]
+    python bench/augment_lab.py [--gan-steps 1500] [--clf-steps 300] [--seeds 3] [--m 500]
 
 Resumable: run it again with the same --name and finished steps are skipped. Writes
 ``bench/results/augment_lab.{json,md,png}`` and ``augment_lab_samples.png`` (synthetic
@@ -39,8 +39,9 @@ def main() -> int:
     p.add_argument("--per-class", type=int, nargs="+", default=[10, 50, 200])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--m", type=int, nargs="+", default=[500], help="synthetic images per class")
-    p.add_argument("--gan-minutes", type=float, default=4.0)
-    p.add_argument("--clf-steps", type=int, default=500)
+    p.add_argument("--gan-steps", type=int, default=1500,
+                   help="generator steps per GAN (a step budget: the same GAN whatever else shares the CPU)")
+    p.add_argument("--clf-steps", type=int, default=300)
     p.add_argument("--name", default="bench-fashion-auglab")
     p.add_argument("--root", type=Path, default=ROOT / "checkpoints" / "bench-auglab")
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
@@ -51,7 +52,7 @@ def main() -> int:
         cmd = ["--resume", args.name]
     else:
         cmd = ["--data", "fashion-mnist", "--per-class", *map(str, args.per_class), "--seeds", str(args.seeds),
-               "--synthetic-per-class", *map(str, args.m), "--gan-minutes", str(args.gan_minutes),
+               "--synthetic-per-class", *map(str, args.m), "--gan-steps", str(args.gan_steps),
                "--clf-steps", str(args.clf_steps), "--threads", "1", "--name", args.name]
     rc = subprocess.call([sys.executable, "-m", "gan_core", "augment-lab", *cmd], env=env, cwd=ROOT)
     if rc != 0:

@@ -259,9 +259,9 @@ def run_lab(lab: Lab, log: Callable[[str], None] = print) -> str:
     spec = lab.spec()
     steps = plan(spec)
     torch.set_num_threads(spec.threads)
-    lab.write_status(state="running", pid=os.getpid(), steps_total=len(steps), error=None, started=time.time())
     lab.stop_child = None
-    previous = signal.signal(signal.SIGTERM, lambda *_: _request_stop(lab))
+    previous = signal.signal(signal.SIGTERM, lambda *_: _request_stop(lab))  # before "running": stop_lab signals then
+    lab.write_status(state="running", pid=os.getpid(), steps_total=len(steps), error=None, started=time.time())
     try:
         real, test = None, None
         for i, step in enumerate(steps, 1):
@@ -307,7 +307,11 @@ def run_lab(lab: Lab, log: Callable[[str], None] = print) -> str:
 
 
 def _request_stop(lab: Lab) -> None:
-    (lab.path / "STOP").touch()
+    """SIGTERM: finish the current step (a GAN checkpoints and exits first), then stop."""
+    try:
+        (lab.path / "STOP").touch()
+    except OSError:  # the folder is gone: nothing left to record, let the step end as it will
+        pass
     child = getattr(lab, "stop_child", None)
     if child is not None and child.poll() is None:
         child.send_signal(signal.SIGTERM)  # the trainer checkpoints and exits "stopped"

@@ -100,9 +100,9 @@ def stop_lab(name: str, root: Path | None = None) -> str:
     state = lab_state(lab)
     if state not in ACTIVE:
         return state
-    (lab.path / "STOP").touch()
+    (lab.path / "STOP").touch()  # a queued lab sees it before its first step
     st = lab.status()
-    if _alive(st.get("pid"), st.get("pid_start")):
+    if state == "running" and _alive(st.get("pid"), st.get("pid_start")):  # its SIGTERM handler is installed
         os.kill(int(st["pid"]), signal.SIGTERM)
     return "stopping"
 
@@ -236,6 +236,8 @@ def cli_augment_lab(argv: list[str]) -> int:
                 print(lab.name)
                 return 0
             lab = Lab.create(spec)
+        if lab.status().get("pid") != os.getpid():  # run here, not as the child start_background made
+            (lab.path / "STOP").unlink(missing_ok=True)  # an old, unhonoured stop request
         lab.write_status(pid=os.getpid(), pid_start=_start_ticks(os.getpid()))
         _say(f"lab {lab.name} in {lab.path}")
         state = run_lab(lab, log=_say)

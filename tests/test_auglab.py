@@ -3,7 +3,6 @@ resume, reuse of a run, and the Augment page (AppTest)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,9 +13,12 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from gan_core.auglab import Lab, check_gan_data, plan, real_images_seen
-from gan_core.auglab_cli import lab_state, stop_lab
+from gan_core.auglab_cli import cli_augment_lab, lab_state, stop_lab
+from gan_core.config import TrainConfig, preset_for
 from gan_core.data import DatasetError, load_dataset
+from gan_core.rundir import RunDir
 from gan_core.subsets import SubsetError, draw_per_class, make_subset, read_manifest, write_manifest
+from gan_core.train import train
 
 from conftest import run_env
 
@@ -112,11 +114,12 @@ def test_resume_skips_finished_steps(finished_lab, tmp_path):
     assert lab.result(redo)["accuracy"] >= 0
 
 
-def test_reuse_checks_how_many_real_images_the_run_saw(finished_lab):
+def test_reuse_checks_how_many_real_images_the_run_saw(finished_lab, monkeypatch, capsys):
     root, _ = finished_lab
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
     # The K=3 GAN of the first lab saw 3 per class: too many for K=2, fair for K=6 (nested draws).
-    refused = lab_cli(*tiny_lab_args("reuse-small", "--per-class", "2", "--reuse-run", "tiny-gan-k3"), root=root)
-    assert refused.returncode == 2 and "more than K=2" in refused.stderr and not (root / "reuse-small").exists()
+    assert cli_augment_lab(tiny_lab_args("reuse-small", "--per-class", "2", "--reuse-run", "tiny-gan-k3")) == 2
+    assert "more than K=2" in capsys.readouterr().err and not (root / "reuse-small").exists()
     seen = real_images_seen("tiny-gan-k3", root)
     k6 = read_manifest(Lab.open("tiny", root).manifest_path(6))
     assert check_gan_data(seen, k6, 6) == []
@@ -124,15 +127,14 @@ def test_reuse_checks_how_many_real_images_the_run_saw(finished_lab):
     assert any("not all among" in p for p in check_gan_data(seen, other, 6))
 
 
-def test_reuse_of_a_run_trained_on_the_whole_set_is_refused(tmp_path):
-    root = tmp_path / "checkpoints"
-    env = {**run_env(), "GAN_CHECKPOINTS": str(root)}
-    train = subprocess.run([sys.executable, "-m", "gan_core", "train", "--data", "shapes", "--resolution", "16",
-                            "--steps", "2", "--name", "full", "--threads", "1", *TINY_GAN.split()],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert train.returncode == 0, train.stderr
-    proc = lab_cli(*tiny_lab_args("reuse-full", "--per-class", "10", "--reuse-run", "full"), root=root)
-    assert proc.returncode == 2 and "saw up to 410 real images per class" in proc.stderr
+def test_reuse_of_a_run_trained_on_the_whole_set_is_refused(studio_dirs, capsys):
+    root = studio_dirs[0]
+    cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=2,
+                                     threads=1, eval_every=0))
+    assert train(RunDir.create("full", cfg)) == "finished"
+    assert cli_augment_lab(tiny_lab_args("reuse-full", "--per-class", "10", "--reuse-run", "full")) == 2
+    assert "saw up to 410 real images per class, more than K=10" in capsys.readouterr().err
+    assert not (root / "reuse-full").exists()
 
 
 def test_augment_page_shows_a_finished_lab_and_launches_one(finished_lab, monkeypatch):
@@ -149,18 +151,19 @@ def test_augment_page_shows_a_finished_lab_and_launches_one(finished_lab, monkey
     at.radio(key="aug_budget_kind").set_value("steps")
     at.number_input(key="aug_budget").set_value(2.0)
     at.number_input(key="aug_clf_steps").set_value(2)
+    at.number_input(key="aug_seeds").set_value(1)
     at.text_input(key="aug_name").set_value("from-page")
     at.button[0].click().run()
     assert not at.exception and any("from-page" in s.value for s in at.success)
     lab = Lab.open("from-page", root)
     assert lab.spec().per_class == [2] and lab.spec().gan_steps == 2
-    deadline = time.time() + 120
+    deadline = time.time() + 60
+    while lab_state(lab) == "queued" and time.time() < deadline:  # the child records itself as running
+        time.sleep(0.2)
+    assert stop_lab("from-page", root) in ("stopping", "finished")
     while lab_state(lab) in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.5)
-    state = lab_state(lab)
-    if state in ("queued", "running"):
-        stop_lab("from-page", root)
-    assert state == "finished", (lab.path / "log.txt").read_text()
+        time.sleep(0.2)
+    assert lab_state(lab) in ("stopped", "finished"), (lab.path / "log.txt").read_text()
 
     bad = AppTest.from_file(str(ROOT / "pages" / "9_Augment.py"), default_timeout=60).run()
     bad.text_input(key="aug_k").set_value("ten")
