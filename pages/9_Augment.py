@@ -132,7 +132,7 @@ def show_lab(lab: Lab) -> None:
         if chart.is_file() and state == "finished":
             st.image(str(chart), caption="test accuracy, mean ± std over seeds")
         else:
-            st.bar_chart({f"K={r['k']}": {r["title"]: r["mean"] for r in summary["rows"] if r["k"] == k}
+            st.bar_chart({f"K={k}": {r["title"]: r["mean"] for r in summary["rows"] if r["k"] == k}
                           for k in sorted({r["k"] for r in summary["rows"]})})
     else:
         st.caption("No classifier has finished yet.")
