@@ -100,16 +100,16 @@ def test_tiny_lab_records_what_its_gan_saw_and_writes_its_table(finished_lab):
     assert (lab.path / "chart.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_resume_skips_finished_steps(finished_lab, tmp_path):
+def test_resume_skips_finished_steps(finished_lab, monkeypatch, capsys):
     root, _ = finished_lab
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
     lab = Lab.open("tiny", root)
     redo = "clf-k6-syn8-s1"
     before = {p.name: p.stat().st_mtime_ns for p in (lab.path / "steps").glob("*.json") if p.stem != redo}
     lab.step_path(redo).unlink()
-    proc = lab_cli("--resume", "tiny", root=root)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"{redo} ..." in proc.stdout and proc.stdout.count(" ...") == 1  # nothing else ran again
-    assert "[gan" not in proc.stdout
+    assert cli_augment_lab(["--resume", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert f"{redo} ..." in out and out.count(" ...") == 1 and "[gan" not in out  # nothing else ran again
     assert before == {p.name: p.stat().st_mtime_ns for p in (lab.path / "steps").glob("*.json") if p.stem != redo}
     assert lab.result(redo)["accuracy"] >= 0
 
