@@ -122,7 +122,8 @@ class Lab:
         try:
             path.mkdir()
         except FileExistsError:
-            raise LabError(f"{path} already exists; pick another --name, or resume it with --resume {spec.name}") from None
+            raise LabError(f"{path} already exists; pick another --name"
+                           + (f", or resume the lab with --resume {spec.name}" if (path / LAB_FILE).is_file() else "")) from None
         for sub in ("subsets", "synthetic", "steps"):
             (path / sub).mkdir()
         lab = cls(path)
@@ -273,10 +274,28 @@ def _summary(result: dict[str, Any]) -> str:
     return ""
 
 
-def _draw(lab: Lab, spec: LabSpec, k: int) -> dict[str, Any]:
+MAX_SYNTHETIC = 200_000  # images per K (M x classes): 200k at 32 px RGB is 600 MB of uint8
+
+
+def preflight(spec: LabSpec) -> None:
+    """Refuse, before any folder is made, a lab that cannot run: an unlabelled set, a class
+    with fewer than K training images, or more synthetic images than memory allows."""
     train = load_dataset(spec.data, spec.resolution, spec.channels, "train")
     if train.labels is None or len(train.classes) < 2:
         raise LabError(f"{spec.data} has no class labels: the lab needs a labelled set (class subfolders)")
+    counts = torch.bincount(train.labels, minlength=len(train.classes))
+    if int(counts.min()) < max(spec.per_class):
+        small = train.classes[int(counts.argmin())]
+        raise LabError(f"class {small!r} of {spec.data} has {int(counts.min())} training images, "
+                       f"fewer than K={max(spec.per_class)}")
+    if max(spec.synthetic_per_class) * len(train.classes) > MAX_SYNTHETIC:
+        raise LabError(f"M={max(spec.synthetic_per_class)} per class x {len(train.classes)} classes is more than "
+                       f"{MAX_SYNTHETIC} synthetic images")
+
+
+def _draw(lab: Lab, spec: LabSpec, k: int) -> dict[str, Any]:
+    train = load_dataset(spec.data, spec.resolution, spec.channels, "train")
+    preflight(spec)
     sub = make_subset(spec.data, train.labels.numpy(), train.classes, k, spec.draw_seed)
     write_manifest(sub, lab.manifest_path(k))
     return {"manifest": str(lab.manifest_path(k)), "sha256": sub.sha256, "per_class": sub.counts(),

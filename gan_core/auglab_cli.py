@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from .auglab import (DEFAULT_AUGMENT, Lab, LabError, LabSpec, lab_summary, list_labs, plan, real_images_seen,
-                     reuse_too_small, run_lab)
+from .auglab import (DEFAULT_AUGMENT, Lab, LabError, LabSpec, lab_summary, list_labs, plan, preflight,
+                     real_images_seen, reuse_too_small, run_lab)
 from .auglab_classifier import ClassifierBudget
 from .auglab_report import markdown_table
 from .config import PRESETS
@@ -75,6 +75,7 @@ def lab_state(lab: Lab) -> str:
 
 def launch_lab(spec: LabSpec, root: Path | None = None) -> Lab:
     """Create the lab and start it as a background process; returns at once."""
+    preflight(spec)
     lab = Lab.create(spec, root)
     return start_background(lab)
 
@@ -230,11 +231,12 @@ def cli_augment_lab(argv: list[str]) -> int:
                                    "classifier gets. Drop those K, train a GAN per K, or pass --force-reuse "
                                    "(results flagged unfair)")
             if args.background:
-                lab = launch_lab(spec)
+                lab = launch_lab(spec)  # checks first
                 print(f"started lab {lab.name} in the background: `python -m gan_core augment-lab --show {lab.name}`",
                       file=sys.stderr)
                 print(lab.name)
                 return 0
+            preflight(spec)
             lab = Lab.create(spec)
         if lab.status().get("pid") != os.getpid():  # run here, not as the child start_background made
             (lab.path / "STOP").unlink(missing_ok=True)  # an old, unhonoured stop request

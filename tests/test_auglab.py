@@ -137,6 +137,27 @@ def test_reuse_of_a_run_trained_on_the_whole_set_is_refused(studio_dirs, capsys)
     assert not (root / "reuse-full").exists()
 
 
+def test_a_gan_that_trained_on_more_than_its_draw_fails_the_lab(capsys):
+    # Extra train flags that swap the GAN's data for the whole set: the lab's check catches it.
+    args = tiny_lab_args("sneaky", "--per-class", "3")
+    args[args.index("--gan-args") + 1] += " --data shapes"
+    assert cli_augment_lab(args) == 1
+    out = capsys.readouterr().out
+    assert "not fair for K=3" in out and "saw up to 410 real images per class" in out
+    lab = Lab.open("sneaky")
+    assert lab.status()["state"] == "failed" and lab.result("gan-k3") is None
+    assert not any(s.startswith("clf-") and lab.result(s) for s in plan(lab.spec()))
+
+
+def test_bad_requests_are_refused_before_a_lab_folder_is_made(studio_dirs, capsys):
+    for extra, message in ((["--per-class", "500"], "fewer than K=500"),
+                           (["--per-class", "3", "--synthetic-per-class", "50000"], "synthetic images"),
+                           (["--per-class", "0"], "whole numbers from 1")):
+        assert cli_augment_lab(tiny_lab_args("bad", *extra)) == 2
+        assert message in capsys.readouterr().err
+    assert not (studio_dirs[0] / "bad").exists()
+
+
 def test_augment_page_shows_a_finished_lab_and_launches_one(finished_lab, monkeypatch):
     root, _ = finished_lab
     monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
