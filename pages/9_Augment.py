@@ -14,7 +14,7 @@ from gan_core.auglab_classifier import ClassifierBudget  # noqa: E402
 from gan_core.auglab_cli import ACTIVE, lab_progress, launch_lab, stop_lab  # noqa: E402
 from gan_core.auglab_report import markdown_table  # noqa: E402
 from gan_core.config import AUGMENTS, PRESETS  # noqa: E402
-from gan_core.data import list_datasets  # noqa: E402
+from gan_core.data import DatasetError, list_datasets  # noqa: E402
 from gan_core.rundir import RunDir, RunError, list_runs  # noqa: E402
 from ui.common import env_refresh_s, page_setup  # noqa: E402
 
@@ -81,7 +81,7 @@ def launch_form() -> None:
             run_cfg = RunDir.open(reuse_run).config()
             spec.resolution, spec.channels = run_cfg.resolution, run_cfg.channels
         lab = launch_lab(spec)
-    except (LabError, RunError, ValueError, OSError) as exc:
+    except (LabError, RunError, DatasetError, ValueError, OSError) as exc:
         st.error(f"Could not launch the lab: {exc}")
         return
     st.session_state["aug_selected"] = lab.name
