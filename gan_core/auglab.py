@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -245,9 +246,18 @@ def run_lab(lab: Lab, log: Callable[[str], None] = print) -> str:
         (lab.path / "STOP").unlink(missing_ok=True)
         log(f"lab {lab.name} stopped; continue with `python -m gan_core augment-lab --resume {lab.name}`")
         return "stopped"
+    except KeyboardInterrupt:  # Ctrl-C in a shell: the GAN child got it too and checkpointed
+        lab.write_status(state="stopped", current=None, ended=time.time())
+        log(f"lab {lab.name} interrupted; continue with `python -m gan_core augment-lab --resume {lab.name}`")
+        return "stopped"
     except (LabError, DatasetError, SubsetError, RunError, ValueError, OSError) as exc:
         lab.write_status(state="failed", error=str(exc), ended=time.time())
         log(f"error: {exc}")
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - a bug or a torch error: the folder still says how it ended
+        lab.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:],
+                         ended=time.time())
+        log(f"failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         return "failed"
     finally:
         signal.signal(signal.SIGTERM, previous)
