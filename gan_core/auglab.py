@@ -39,15 +39,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from .auglab_classifier import ClassifierBudget, flips_preserve_class, run_arm
 from .auglab_report import summarise, write_report
+from .auglab_synthetic import read_synthetic, write_synthetic
 from .config import PRESETS
 from .data import DatasetError, load_dataset
 from .rundir import RunDir, RunError, atomic_write_json, checkpoints_root, read_json, validate_name
 from .provenance import check_gan_data, real_images_seen, reuse_too_small  # noqa: F401 (re-exported)
-from .sample import generate, load_generator
 from .subsets import SubsetError, is_subset_spec, make_subset, read_manifest, write_manifest
 
 KIND = "augment-lab"
@@ -375,35 +374,13 @@ def _train_gan(lab: Lab, spec: LabSpec, k: int, name: str, log: Callable[[str], 
 
 def _synthesise(lab: Lab, spec: LabSpec, k: int) -> dict[str, Any]:
     gan = lab.result(f"gan-k{k}")
-    loaded = load_generator(gan["run"], root=lab.path.parent)
-    cfg = loaded.config
-    if not loaded.conditional:
-        raise LabError(f"GAN run {gan['run']} is not class-conditional: it cannot make labelled images")
-    if (cfg.resolution, cfg.channels) != (spec.resolution, spec.channels):
-        raise LabError(f"GAN run {gan['run']} makes {cfg.resolution}px/{cfg.channels}ch images; the lab uses "
-                       f"{spec.resolution}px/{spec.channels}ch")
-    m = max(spec.synthetic_per_class)
-    images, labels = [], []
-    for c in range(len(loaded.classes)):
-        for s in range(0, m, 256):  # seed i of class c: regenerate any one image alone
-            seeds = list(range(s, min(m, s + 256)))
-            x = generate(loaded, seeds, class_index=c)
-            images.append(((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
-            labels.append(torch.full((len(seeds),), c, dtype=torch.int64))
-    tmp = lab.synthetic_path(k).with_name(f".{lab.synthetic_path(k).name}.tmp")
-    save_file({"images": torch.cat(images).contiguous(), "labels": torch.cat(labels)}, str(tmp),
-              metadata={"run": gan["run"], "checkpoint_step": str(loaded.step), "per_class": str(m)})
-    os.replace(tmp, lab.synthetic_path(k))
-    return {"file": str(lab.synthetic_path(k)), "per_class": m, "classes": list(loaded.classes),
-            "gan_run": gan["run"], "checkpoint_step": loaded.step, "weights": loaded.weights}
+    return write_synthetic(gan["run"], lab.path.parent, lab.synthetic_path(k), max(spec.synthetic_per_class),
+                           spec.resolution, spec.channels)
 
 
 def synthetic_set(lab: Lab, k: int, m: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``m`` synthetic images of each class for K = ``k``, in [-1, 1]."""
-    data = load_file(str(lab.synthetic_path(k)))
-    labels = data["labels"]
-    keep = torch.cat([torch.nonzero(labels == c).flatten()[:m] for c in labels.unique()])
-    return data["images"][keep].float() / 127.5 - 1, labels[keep]
+    return read_synthetic(lab.synthetic_path(k), m)
 
 
 def _classify(lab: Lab, spec: LabSpec, step: str, real, test) -> dict[str, Any]:
