@@ -135,6 +135,13 @@ def test_reuse_of_a_run_trained_on_the_whole_set_is_refused(studio_dirs, capsys)
     assert cli_augment_lab(tiny_lab_args("reuse-full", "--per-class", "10", "--reuse-run", "full")) == 2
     assert "saw up to 410 real images per class, more than K=10" in capsys.readouterr().err
     assert not (root / "reuse-full").exists()
+    # --force-reuse runs it, says so, and marks every row that used its samples unfair.
+    assert cli_augment_lab(tiny_lab_args("reuse-full", "--per-class", "10", "--reuse-run", "full",
+                                         "--force-reuse", "--seeds", "1")) == 0
+    assert "WARNING: GAN run full for K=10" in capsys.readouterr().out
+    rows = json.loads((root / "reuse-full" / "results.json").read_text())["rows"]
+    assert {r["arm"]: r["fair"] for r in rows} == {"real": True, "real+syn": False, "syn": False}
+    assert "(unfair)" in (root / "reuse-full" / "table.md").read_text()
 
 
 def test_a_gan_that_trained_on_more_than_its_draw_fails_the_lab(capsys):
