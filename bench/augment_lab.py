@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_core.auglab import Lab, synthetic_set  # noqa: E402
-from gan_core.sample import image_grid  # noqa: E402
+from gan_core.auglab.lab import Lab, synthetic_set  # noqa: E402
+from gan_core.inference.generators import image_grid  # noqa: E402
 
 
 def main() -> int:

@@ -9,13 +9,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.auglab import DEFAULT_AUGMENT, Lab, LabError, LabSpec, lab_summary, list_labs  # noqa: E402
-from gan_core.auglab_classifier import ClassifierBudget  # noqa: E402
-from gan_core.auglab_cli import ACTIVE, lab_progress, launch_lab, stop_lab  # noqa: E402
-from gan_core.auglab_report import markdown_table  # noqa: E402
+from gan_core.auglab.background import ACTIVE, lab_progress, launch_lab, stop_lab  # noqa: E402
+from gan_core.auglab.classifier import ClassifierBudget  # noqa: E402
+from gan_core.auglab.lab import (  # noqa: E402
+    DEFAULT_AUGMENT,
+    Lab,
+    LabError,
+    LabSpec,
+    lab_summary,
+    list_labs,
+)
+from gan_core.auglab.report import markdown_table  # noqa: E402
 from gan_core.config import AUGMENTS, PRESETS  # noqa: E402
 from gan_core.data import DatasetError, list_datasets  # noqa: E402
-from gan_core.rundir import RunDir, RunError, list_runs  # noqa: E402
+from gan_core.runs.rundir import RunDir, RunError, list_runs  # noqa: E402
 from ui.common import env_refresh_s, page_setup  # noqa: E402
 
 page_setup("Augment")

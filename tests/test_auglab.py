@@ -10,17 +10,24 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_env
 from streamlit.testing.v1 import AppTest
 
-from gan_core.auglab import Lab, check_gan_data, plan, real_images_seen
-from gan_core.auglab_cli import cli_augment_lab, lab_state, stop_lab
+from gan_core.auglab.background import lab_state, stop_lab
+from gan_core.auglab.lab import Lab, plan
+from gan_core.cli.auglab import cli_augment_lab
 from gan_core.config import TrainConfig, preset_for
 from gan_core.data import DatasetError, load_dataset
-from gan_core.rundir import RunDir
-from gan_core.subsets import SubsetError, draw_per_class, make_subset, read_manifest, write_manifest
-from gan_core.train import train
-
-from conftest import run_env
+from gan_core.data.subsets import (
+    SubsetError,
+    draw_per_class,
+    make_subset,
+    read_manifest,
+    write_manifest,
+)
+from gan_core.runs.provenance import check_gan_data, real_images_seen
+from gan_core.runs.rundir import RunDir
+from gan_core.training.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(240)
