@@ -58,6 +58,7 @@ _FLAG_HELP = {
     "bf16": "bf16 autocast where the device computes bf16 natively (CUDA, AVX512-BF16 CPUs)", "compile": "torch.compile G and D (falls back to eager)",
     "cuda_graph": "on CUDA, capture the whole training step once and replay it as a CUDA graph (falls back to eager)",
     "threads": "CPU threads (0 = all cores)", "init_from": "start G and D from this run's weights (fine-tuning)",
+    "tags": "labels for this run, comma-separated (Compare filters by them; a sweep adds its name)",
     "preset": "start from a named preset: " + ", ".join(PRESETS), "on_diverge": "stop | rollback",
 }
 

@@ -23,7 +23,8 @@ NORMS = ("batch", "none")
 G_NORMS = ("batch", "conditional", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTS = ("color", "translation", "cutout")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$")  # '=': sweep runs, e.g. s1-lr_d=2e-4-s0
+MAX_TAGS = 8
 
 
 class ConfigError(ValueError):
@@ -84,6 +85,7 @@ class TrainConfig:
     # provenance
     init_from: str = ""
     preset: str = ""
+    tags: list[str] = field(default_factory=list)  # e.g. the sweep a run belongs to (Compare filters by tag)
 
     # ---- validation -------------------------------------------------------------
     def validate(self) -> "TrainConfig":
@@ -141,6 +143,8 @@ class TrainConfig:
             raise ConfigError("minibatch_std", "is a dcgan discriminator option")
         if self.loss == "wgan-gp" and self.d_norm == "batch":
             raise ConfigError("d_norm", "wgan-gp's gradient penalty is per sample: use d_norm 'none' with it")
+        if len(self.tags) > MAX_TAGS or any(not isinstance(t, str) or not NAME_PATTERN.match(t) for t in self.tags):
+            raise ConfigError("tags", f"at most {MAX_TAGS} tags of 1-64 letters, digits, '.', '_', '=' or '-'; got {self.tags!r}")
         if self.init_from and not NAME_PATTERN.match(self.init_from):
             raise ConfigError("init_from", "must be the name of an existing run")
         return self
