@@ -27,6 +27,9 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str, str]] = {
     "logs": ("gan_core.jobs", "cli_logs", "print (or --follow) a run's log"),
     "scheduler": ("gan_core.jobs", "cli_scheduler", "start queued jobs when slots free up"),
     "eval": ("gan_core.metrics", "cli_eval", "FID, KID, precision/recall of a run's checkpoint"),
+    "sweep": ("gan_core.sweep", "cli_sweep", "queue one run per combination of 1-2 settings x seeds"),
+    "compare": ("gan_core.compare", "cli_compare", "settings that differ between runs, quality and cost"),
+    "report": ("gan_core.report", "cli_report", "one self-contained HTML report of runs"),
     "inpaint": ("gan_core.restore", "cli_inpaint", "fill masked holes in images"),
     "superres": ("gan_core.restore", "cli_superres", "raise the resolution of images"),
 }
