@@ -15,6 +15,7 @@ from gan_core.data import list_datasets  # noqa: E402
 from gan_core.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
 from gan_core.views import default_run_name  # noqa: E402
 from ui.common import go, jobs, page_setup, runs_safe  # noqa: E402
+from ui.sweep_form import sweep_section  # noqa: E402
 
 page_setup("Train")
 st.title("Train a GAN")
@@ -220,3 +221,5 @@ if launch and valid and mod is not None:
         st.error(f"Could not launch: {exc}")
     else:
         go("monitor", monitor_select=[name], flash=f"Launched **{name}**.")
+
+sweep_section(cfg if mod is not None and not set(errors) - {"run_name"} else None, FIELDS)  # a sweep names its own runs
