@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.compare import (NOT_SETTINGS, X_AXES, config_diff, grid_steps, grids_at, logged_keys,  # noqa: E402
+from gan_core.compare import (METRIC_LABELS, NOT_SETTINGS, X_AXES, config_diff, grid_steps, grids_at, logged_keys,  # noqa: E402
                               plot_metric, run_row, runs_matching, seed_groups)
 from gan_core.report import build_report  # noqa: E402
 from gan_core.rundir import CheckpointError, RunError  # noqa: E402
@@ -88,7 +88,7 @@ if not keys:
     st.caption("Nothing logged yet.")
 else:
     c1, c2 = st.columns([1, 2])
-    key = c1.selectbox("Metric", keys, key="cmp_metric")
+    key = c1.selectbox("Metric", keys, key="cmp_metric", format_func=lambda k: METRIC_LABELS.get(k, k))
     x = c2.radio("Against", ["elapsed_s", "images"], format_func=X_AXES.get, horizontal=True, key="cmp_x")
     plot = plot_metric(runs, key, x)
     if plot.lines:
