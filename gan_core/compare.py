@@ -284,8 +284,29 @@ def grid_at(run: RunData, step: int) -> tuple[int, Path] | None:
     return before[-1] if before else run.grids[0]
 
 
-def grids_at(runs: list[RunData], step: int) -> dict[str, tuple[int, Path] | None]:
-    return {run.name: grid_at(run, step) for run in runs}
+def grid_seconds(run: RunData) -> list[tuple[float, int, Path]]:
+    """(training seconds, step, path) of each grid, its time read off the training records."""
+    known = [(r["step"], r["elapsed_s"]) for r in run.train if _num(r.get("step")) is not None and _num(r.get("elapsed_s")) is not None]
+    steps, secs = [s for s, _ in known], [t for _, t in known]
+    out = []
+    for step, path in run.grids:
+        t = 0.0 if step == 0 else _interpolate(steps, secs, step)
+        if t is not None:
+            out.append((t, step, path))
+    return out
+
+
+def grids_at(runs: list[RunData], at: float, by: str = "step") -> dict[str, tuple[int, Path] | None]:
+    """Each run's grid at a matched step, or (``by="elapsed_s"``) at a matched training time:
+    the last one at or before it, else the run's first."""
+    if by == "step":
+        return {run.name: grid_at(run, int(at)) for run in runs}
+    out: dict[str, tuple[int, Path] | None] = {}
+    for run in runs:
+        timed = grid_seconds(run)
+        before = [(step, path) for t, step, path in timed if t <= at]
+        out[run.name] = before[-1] if before else ((timed[0][1], timed[0][2]) if timed else None)
+    return out
 
 
 def runs_matching(runs: list[RunDir] | None = None, *, data: Iterable[str] = (), model: Iterable[str] = (),

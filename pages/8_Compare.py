@@ -1,6 +1,7 @@
 """Compare: which run is best, what made the difference, and at what cost."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -8,12 +9,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.compare import (METRIC_LABELS, NOT_SETTINGS, X_AXES, config_diff, grid_steps, grids_at, logged_keys,  # noqa: E402
-                              plot_metric, run_row, runs_matching, seed_groups)
+from gan_core.compare import (METRIC_LABELS, NOT_SETTINGS, X_AXES, config_diff, grid_seconds, grid_steps,  # noqa: E402
+                              grids_at, logged_keys, plot_metric, run_row, runs_matching, seed_groups)
 from gan_core.report import build_report  # noqa: E402
 from gan_core.rundir import CheckpointError, RunError  # noqa: E402
 from gan_core.sample import generate, load_generator, to_pil  # noqa: E402
-from gan_core.views import upscale  # noqa: E402
+from gan_core.views import duration_text, upscale  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
 from ui.compare_view import diff_rows, group_rows, plot_figure, table_rows  # noqa: E402
 
@@ -100,10 +101,20 @@ else:
 st.subheader("Samples side by side")
 steps = grid_steps(runs)
 if steps:
-    step = st.select_slider("Matched step", steps, value=steps[-1], key="cmp_step", format_func=lambda s: f"step {s:,}",
-                            help="Each run's fixed-noise grid at this step (or its last one before it).")
+    by = st.radio("Match by", ["step", "elapsed_s"], horizontal=True, key="cmp_match",
+                  format_func={"step": "step", "elapsed_s": "training time"}.get,
+                  help="The same step, or the same training time (which recipe looks better after a minute?).")
+    if by == "step":
+        stops = steps
+    else:
+        stops = sorted({math.ceil(t) for d in runs for t, _, _ in grid_seconds(d)}) or [0]
+    if st.session_state.get(f"cmp_at_{by}") not in stops:  # new grids, other runs: start at the newest
+        st.session_state[f"cmp_at_{by}"] = stops[-1]
+    at = st.select_slider("Matched step" if by == "step" else "Matched training time", stops,
+                          key=f"cmp_at_{by}", format_func=(lambda s: f"step {s:,}") if by == "step" else duration_text,
+                          help="Each run's fixed-noise grid at this point (or its last one before it).")
     cols = st.columns(min(4, len(runs)))
-    for i, (name, found) in enumerate(grids_at(runs, step).items()):
+    for i, (name, found) in enumerate(grids_at(runs, at, by).items()):
         if found is not None:
             cols[i % len(cols)].image(str(found[1]), caption=f"{name} · step {found[0]:,}", width="stretch")
     st.caption("Fixed-noise grids use each run's own noise (from its seed). For the very same noise in every run, "

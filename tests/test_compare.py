@@ -165,6 +165,10 @@ def test_comparison_reads_quality_cost_feature_spaces_and_seed_groups(in_root):
     assert (mean, spread, n) == (pytest.approx(statistics.fmean(fids)), pytest.approx(statistics.stdev(fids)), 2)
     assert compare.config_diff({r.name: r.config for r in runs}, ignore=("tags",)).keys() == {"seed", "loss", "resolution"}
     assert compare.grid_at(runs[0], 15)[0] == 10 and compare.grid_steps(runs) == [0, 10, 20]
+    assert {found[0] for found in compare.grids_at(runs, 0.0, "elapsed_s").values()} == {0}
+    assert {found[0] for found in compare.grids_at(runs, 1e9, "elapsed_s").values()} == {20}
+    timed = compare.grid_seconds(runs[0])
+    assert [step for _, step, _ in timed] == [0, 10, 20] and timed[0][0] == 0 < timed[1][0] < timed[2][0]
 
 
 # ---------------------------------------------------------------------------- the report
@@ -229,6 +233,9 @@ def test_compare_page_shows_the_runs_the_chart_and_the_same_seed_from_each(in_ro
     captions = [c for img in at.get("image") for c in img.captions]
     assert "hinge-s0 · step 20" in captions and "big-32px · step 20" in captions
     assert "seed 0 · lsgan-s0 · step 20" in captions
+    at.radio(key="cmp_match").set_value("elapsed_s").run()
+    assert not at.exception and at.select_slider(key="cmp_at_elapsed_s").value > 0
+    assert "hinge-s0 · step 20" in [c for img in at.get("image") for c in img.captions]
     at.number_input(key="cmp_seed").set_value(7).run()
     assert "seed 7 · hinge-s0 · step 20" in [c for img in at.get("image") for c in img.captions]
     at.multiselect(key="cmp_runs").set_value(["hinge-s0", "hinge-s1"]).run()
