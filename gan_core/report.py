@@ -158,12 +158,22 @@ def _curves_html(run: RunData) -> str:
                 lines[label] = plot.lines[run.name]
         if lines:
             charts.append(line_chart(lines, title, "step", d_title if title.startswith("D(x)") else y_title))
+    single = []
     for key in ("fid", "kid_mean", "precision", "recall", "coverage"):
         plot = plot_metric([run], key, "step")
-        if run.name in plot.lines:
-            charts.append(line_chart({METRIC_LABELS[key]: plot.lines[run.name]},
-                                     f"{METRIC_LABELS[key]} · {plot.feature_space}", "step", METRIC_LABELS[key]))
-    return f'<div class="charts">{"".join(charts)}</div>' if charts else '<p class="muted">Nothing logged yet.</p>'
+        if run.name not in plot.lines:
+            continue
+        xs, ys = plot.lines[run.name]
+        if len(xs) == 1:  # one evaluation is a number, not a curve
+            single.append(f"{METRIC_LABELS[key]} {ys[0]:.4g}")
+            continue
+        charts.append(line_chart({METRIC_LABELS[key]: (xs, ys)}, f"{METRIC_LABELS[key]} · {plot.feature_space}", "step",
+                                 METRIC_LABELS[key]))
+    html = f'<div class="charts">{"".join(charts)}</div>' if charts else '<p class="muted">Nothing logged yet.</p>'
+    if single:
+        html += (f"<p class='muted'>One evaluation so far (step {int(xs[0]):,}, {escape(str(plot.feature_space))}): "
+                 f"{', '.join(single)}.</p>")
+    return html
 
 
 def _metrics_table(rows: list[dict[str, Any]]) -> str:

@@ -29,6 +29,15 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
+def _span(values: list[float]) -> tuple[float, float]:
+    """(low, high) of the values, widened around a single value so it sits mid-axis."""
+    low, high = min(values), max(values)
+    if high > low:
+        return low, high
+    pad = abs(low) * 0.1 or 0.5
+    return low - pad, high + pad
+
+
 def tick_text(value: float) -> str:
     if value == 0:
         return "0"
@@ -62,7 +71,7 @@ def line_chart(lines: dict[str, tuple[list[float], list[float]]], title: str = "
         return "".join(out)
     all_x = [p[0] for pts in clean.values() for p in pts]
     all_y = [p[1] for pts in clean.values() for p in pts]
-    xt, yt = nice_ticks(min(all_x), max(all_x)), nice_ticks(min(all_y), max(all_y))
+    xt, yt = nice_ticks(*_span(all_x)), nice_ticks(*_span(all_y))
     x0, x1 = min(xt[0], min(all_x)), max(xt[-1], max(all_x))
     y0, y1 = min(yt[0], min(all_y)), max(yt[-1], max(all_y))
     x1 = x1 if x1 > x0 else x0 + 1

@@ -4,7 +4,7 @@ Queues the default recipe with ``lr_d`` in {2e-4, 4e-4} x 2 seeds (``gan_core.sw
 at a time, one thread each), waits for the four runs, writes ``docs/example-report.html`` and
 photographs Compare in headless Chromium. ``--checkpoints DIR`` reuses runs of such a sweep.
 
-    python scripts/compare_example.py [--minutes 3] [--checkpoints DIR]
+    python scripts/compare_example.py [--minutes 4] [--checkpoints DIR]
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ SWEEP = "fmnist"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=3.0, help="training budget of each run")
+    parser.add_argument("--minutes", type=float, default=4.0, help="training budget of each run")
     parser.add_argument("--checkpoints", type=Path, help="a folder that already holds the sweep's runs")
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "example-report.html")
     parser.add_argument("--shot", type=Path, default=ROOT / "docs" / "screenshots" / "compare.png")
@@ -43,8 +43,8 @@ def main() -> None:
     os.environ.update(GAN_CHECKPOINTS=str(root), GAN_MAX_JOBS="2", OMP_NUM_THREADS="1")
     os.environ.setdefault("GAN_DATA", str(root.parent / "data"))
     if not args.checkpoints:
-        base = dict(preset_for("fashion-mnist"), minutes=args.minutes, threads=1, eval_every=700,
-                    eval_samples=1000, sample_every=250)
+        base = dict(preset_for("fashion-mnist"), minutes=args.minutes, threads=1, eval_every=300,
+                    eval_samples=500, sample_every=250)
         queue(expand(base, [("lr_d", ["2e-4", "4e-4"])], seeds=2, sweep=SWEEP), root)
     while any(d.state in ("queued", "running", "stopping") for d in runs_matching(tag=[SWEEP])):
         jobs.schedule(root)  # the queue also moves on its own (every trainer runs a pass as it ends)
