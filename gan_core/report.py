@@ -182,8 +182,8 @@ def _metrics_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         for which in ("best", "final"):
             cells = "".join(f'<td class="num">{_fmt(row[f"{which}_{k}"])}</td>' for k in QUALITY_KEYS)
-            body.append(f"<tr><td>{escape(row['run'])}</td><td>{_fmt(row['feature_space'])}</td><td>{which}"
-                        f"{' (by FID)' if which == 'best' else ''}</td>{cells}<td class='num'>{_fmt(row[f'{which}_step'])}</td></tr>")
+            body.append(f"<tr><td>{escape(row['run'])}</td><td>{_fmt(row['feature_space'])}</td><td>"
+                        f"{'best (by FID)' if which == 'best' else 'last evaluation'}</td>{cells}<td class='num'>{_fmt(row[f'{which}_step'])}</td></tr>")
     meanings = "".join(f"<li><b>{METRIC_LABELS[k]}</b>: {escape(METRIC_MEANINGS[k])}</li>" for k in QUALITY_KEYS)
     return (f"<table><tr>{head}</tr>{''.join(body)}</table><ul class='muted'>{meanings}</ul>"
             "<p class='muted'>Numbers from different feature spaces are different quantities: compare only within one.</p>")
