@@ -9,12 +9,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.compare import (METRIC_LABELS, NOT_SETTINGS, X_AXES, config_diff, grid_seconds, grid_steps,  # noqa: E402
+from gan_core.experiments.compare import (METRIC_LABELS, NOT_SETTINGS, X_AXES, config_diff, grid_seconds, grid_steps,  # noqa: E402
                               grids_at, logged_keys, plot_metric, run_row, runs_matching, seed_groups)
-from gan_core.report import build_report  # noqa: E402
-from gan_core.rundir import CheckpointError, RunError  # noqa: E402
-from gan_core.sample import generate, load_generator, to_pil  # noqa: E402
-from gan_core.views import duration_text, upscale  # noqa: E402
+from gan_core.experiments.report import build_report  # noqa: E402
+from gan_core.runs.rundir import CheckpointError, RunError  # noqa: E402
+from gan_core.inference.generators import generate, load_generator, to_pil  # noqa: E402
+from ui.media import upscale  # noqa: E402
+from ui.status import duration_text  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
 from ui.compare_view import diff_rows, group_rows, plot_figure, table_rows  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Remake the README's Compare screenshot and example report from a real Fashion-MNIST sweep.
 
-Queues the default recipe with ``lr_d`` in {2e-4, 4e-4} x 2 seeds (``gan_core.sweep``, two jobs
+Queues the default recipe with ``lr_d`` in {2e-4, 4e-4} x 2 seeds (``gan_core.experiments.sweep``, two jobs
 at a time, one thread each), waits for the four runs, writes ``docs/example-report.html`` and
 photographs Compare in headless Chromium. ``--checkpoints DIR`` reuses runs of such a sweep.
 
@@ -20,12 +20,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from monitor_overhead import free_port, start_streamlit  # noqa: E402
+from screenshot import photograph  # noqa: E402
 
-from gan_core import jobs  # noqa: E402
-from gan_core.compare import runs_matching  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
-from gan_core.report import write_report  # noqa: E402
-from gan_core.sweep import expand, queue  # noqa: E402
+from gan_core.experiments.compare import runs_matching  # noqa: E402
+from gan_core.experiments.report import write_report  # noqa: E402
+from gan_core.experiments.sweep import expand, queue  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
 
 SWEEP = "fmnist"
 
@@ -37,7 +38,6 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "example-report.html")
     parser.add_argument("--shot", type=Path, default=ROOT / "docs" / "screenshots" / "compare.png")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
 
     root = args.checkpoints or Path(tempfile.mkdtemp(prefix="compare-example-")) / "ck"
     os.environ.update(GAN_CHECKPOINTS=str(root), GAN_MAX_JOBS="2", OMP_NUM_THREADS="1")
@@ -56,18 +56,8 @@ def main() -> None:
     port = free_port()
     server = start_streamlit(dict(os.environ, PYTHONPATH=str(ROOT)), port)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1440, "height": 1500})
-            page.goto(f"http://127.0.0.1:{port}/Compare")
-            page.wait_for_selector("text=Quality against cost", timeout=60_000)
-            page.wait_for_selector(".js-plotly-plot .scatterlayer .trace", timeout=60_000)
-            time.sleep(3)
-            page.mouse.move(5, 5)
-            args.shot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.shot))
-            browser.close()
+        photograph(f"http://127.0.0.1:{port}/Compare", args.shot,
+                   ["text=Quality against cost", ".js-plotly-plot .scatterlayer .trace"], settle_s=3)
         print(f"wrote {args.shot}")
     finally:
         server.kill()

@@ -1,12 +1,13 @@
-"""What the Compare page draws, built from ``gan_core.compare``'s numbers (no Streamlit here)."""
+"""What the Compare page draws, built from ``gan_core.experiments.compare``'s numbers (no Streamlit here)."""
 from __future__ import annotations
 
 from typing import Any
 
 import plotly.graph_objects as go
 
-from gan_core.compare import METRIC_LABELS, X_AXES, Plot, SeedGroup
-from gan_core.views import CHART_LAYOUT, PALETTE, duration_text, thin
+from gan_core.experiments.compare import METRIC_LABELS, X_AXES, Plot, SeedGroup
+from gan_core.runs.readout import duration_text
+from ui.charts import CHART_LAYOUT, PALETTE, thin
 
 
 def plot_figure(plot: Plot, height: int = 360) -> go.Figure:

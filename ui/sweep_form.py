@@ -6,8 +6,8 @@ import time
 import streamlit as st
 
 from gan_core.config import ConfigError, TrainConfig
-from gan_core.rundir import RunError
-from gan_core.sweep import MAX_FIELDS, MAX_SEEDS, SweepError, expand, queue
+from gan_core.experiments.sweep import MAX_FIELDS, MAX_SEEDS, SweepError, expand, queue
+from gan_core.runs.rundir import RunError
 from ui.common import go
 
 
