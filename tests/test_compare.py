@@ -264,3 +264,18 @@ def test_compare_page_shows_the_runs_the_chart_and_the_same_seed_from_each(in_ro
     assert "seed 7 · hinge-s0 · step 20" in [c for img in at.get("image") for c in img.captions]
     at.multiselect(key="cmp_runs").set_value(["hinge-s0", "hinge-s1"]).run()
     assert [sorted(r.split(", ")) for r in at.dataframe[2].value["Runs"]] == [["hinge-s0", "hinge-s1"]]
+
+
+def test_train_pages_sweep_section_plans_from_the_generated_form(studio_dirs):
+    """The Sweep section under Train's form: its base is the form's config, the plan is named,
+    and a bad value is refused with the config's own message before anything is queued."""
+    ck, _ = studio_dirs
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Train.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="sweep_fields").set_value(["lr_d"]).run()
+    at.text_input(key="sweep_values_lr_d").set_value("2e-4, 4e-4").run()
+    at.text_input(key="sweep_name").set_value("sw").run()
+    plan = [m.value for m in at.markdown if m.value.startswith("**4 runs:**")]
+    assert plan and "`sw-lr_d=2e-4-s0`" in plan[0] and "`sw-lr_d=4e-4-s1`" in plan[0]
+    at.text_input(key="sweep_values_lr_d").set_value("2e-4, -1").run()
+    assert any("lr_d:" in e.value for e in at.error) and not ck.exists()
