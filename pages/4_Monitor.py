@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
@@ -290,5 +291,10 @@ for name in selected:
     header(name)
 live_charts()
 
-if st.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
+b1, b2, _ = st.columns([1, 1, 2])
+if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
+b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names)).encode("utf-8"),
+                   file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",
+                   key="monitor_report", help="One HTML file of the selected runs (samples, curves, metrics, config, "
+                                              "model card) that opens offline; built when you click.")

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),  # the loop
     ("restore",),  # repair images with trained runs
     ("jobs",),  # background processes, queue, trainer child
+    ("experiments",),  # across runs: compare, sweeps (queued as jobs), the HTML report
     ("auglab",),  # does synthetic data help a classifier? (trains GANs, runs in the background)
     ("cli",),  # every argparse parser
 ]
