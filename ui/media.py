@@ -34,5 +34,3 @@ def folder_zip_bytes(folder: Path) -> bytes:
         if p.is_file():
             files[str(Path(folder.name) / p.relative_to(folder))] = p.read_bytes()
     return zip_bytes(files)
-
-

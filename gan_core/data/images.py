@@ -8,7 +8,7 @@ square (shorter side resized with an antialiased filter, then centre-cropped), w
 ``.subset.json``, see ``gan_core.data.subsets``), a built-in (``BUILTIN_DATASETS``), an imported set (a
 folder ``data_root()/NAME/``), or a path to a folder or ``.zip`` of images. Folder and
 zip layout rules (class subfolders, mixed layouts, transparency, 16-bit) are those of
-``gan_core.importer``; read its docstring.
+``data.importer``; read its docstring.
 
 Splits: fashion-mnist/mnist use the t10k files for "test", cifar10 its test batch,
 digits every 5th image (80/20), shapes a different random stream; folders, zips and
