@@ -28,6 +28,9 @@ st.title("Monitor")
 flash = st.session_state.pop("flash", None)
 if flash:
     st.success(flash, icon=":material/rocket_launch:")
+toast = st.session_state.pop("monitor_toast", None)
+if toast:
+    st.toast(toast)
 
 runs = runs_safe()
 if not runs:
@@ -61,10 +64,11 @@ if not selected:
 # charts, grids and health checks every CHART_EVERY, as often as TensorBoard reloads by
 # default; redrawing six Plotly charts is most of what the browser spends. "Refresh charts"
 # redraws them at once.
+# The numbers tick even for a stopped or finished run: a resume from another tab or the CLI
+# must show within one refresh (issue #16: a clock that stopped with the run never noticed).
 REFRESH_S = env_refresh_s(3.0)
 CHART_EVERY = env_refresh_s(30.0, "GAN_STUDIO_CHART_S")
 any_active = any(is_active(summaries[n]["state"]) for n in selected)
-refresh = REFRESH_S if any_active else None
 chart_refresh = CHART_EVERY if any_active else None
 
 
@@ -99,15 +103,22 @@ def controls(run: RunDir, state: str) -> None:
     try:
         if stop:
             jobs.stop(run.name, wait=False)
-            st.toast(f"Stopping {run.name} after its current step …")
-        if resume:
+            done = f"Stopping {run.name} after its current step …"
+        elif resume:
             jobs.resume(run.name)
-            st.toast(f"Resumed {run.name}")
-        if cancel:
+            done = f"Resumed {run.name}"
+        elif cancel:
             jobs.cancel(run.name)
-            st.toast(f"Cancelled {run.name}")
+            done = f"Cancelled {run.name}"
+        else:
+            return
     except Exception as exc:  # noqa: BLE001 - show what the jobs layer said
         st.error(f"{run.name}: {exc}")
+        return
+    # This script run read the state before the click was handled: its badge, buttons and
+    # refresh clocks describe the old state. Run the page again from the new one.
+    st.session_state["monitor_toast"] = done
+    st.rerun()
 
 
 def header(name: str) -> None:
@@ -134,11 +145,11 @@ def header(name: str) -> None:
                     st.code(traceback, language="text")
 
 
-@st.fragment(run_every=refresh)
+@st.fragment(run_every=REFRESH_S)
 def numbers(name: str, shown_state: str) -> None:
     """Step, images/s, elapsed time and progress, as one small block. When the run's state
-    changes (it finished, failed, was stopped) the whole page reruns, so badge, buttons and
-    refresh clocks follow."""
+    changes (it finished, failed, was stopped or resumed, here or elsewhere) the whole page
+    reruns, so badge, buttons and refresh clocks follow."""
     run = open_run(name)
     if run is None:
         return

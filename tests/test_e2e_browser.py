@@ -140,12 +140,27 @@ def logged_points(page) -> int:
     return int(re.search(r"(\d+) logged points", text).group(1))
 
 
+def chromium(p):
+    return p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"])
+
+
+def tiny_run(root: Path, name: str, **changes) -> None:
+    """A real background job on shapes, small enough to start and stop in seconds."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.jobs import manager as jobs
+
+    values = dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=1, minutes=5.0,
+                  log_every=5, sample_every=50, checkpoint_every=100_000, threads=1)
+    values.update(changes)
+    jobs.launch(TrainConfig.from_dict(values), name, root=root)
+
+
 def test_train_monitor_generate_in_a_real_browser(studio):
     url, tmp = studio
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.set_default_timeout(30_000)
@@ -278,5 +293,40 @@ def test_compare_two_finished_runs_and_open_their_report(studio):
             assert len(images) >= 2 * 18 and all(images)
             assert page.locator("svg polyline").count() >= 4
             assert [u for u in requests if not u.startswith("data:")] == [report.as_uri()]
+        finally:
+            browser.close()
+
+
+def test_resume_on_monitor_shows_within_one_refresh(studio, monkeypatch):
+    """Stop, then Resume: the badge and the buttons follow at once, not only after the page
+    happens to rerun (they used to stay "stopped" while the run trained on)."""
+    url, tmp = studio
+    monkeypatch.setenv("GAN_DATA", str(tmp / "data"))
+    tiny_run(tmp / "checkpoints", "e2e-resume")
+    with sync_api.sync_playwright() as p:
+        browser = chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(url + "/Monitor")
+            badge = page.locator(".studio-badge").first
+            stop = page.locator(".st-key-stop_e2e-resume button").first
+            resume = page.locator(".st-key-resume_e2e-resume button").first
+            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('running')")
+            settle(page)
+            stop.click()
+            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
+                                   timeout=60_000)
+            settle(page)
+            assert resume.is_enabled() and stop.is_disabled()
+            resume.click()
+            t0 = time.time()
+            page.wait_for_function("() => /running|queued/.test(document.querySelector('.studio-badge')?.innerText)",
+                                   timeout=10_000)
+            page.wait_for_function("() => !document.querySelector('.st-key-stop_e2e-resume button').disabled",
+                                   timeout=10_000)
+            took = time.time() - t0
+            assert "running" in badge.inner_text() and resume.is_disabled()
+            assert took < 1 + 5, f"the resumed state showed after {took:.1f} s (refresh every 1 s)"
         finally:
             browser.close()
