@@ -232,7 +232,8 @@ with tab_export:
                 f"(`{data_root()}/<name>/<class>/*.png`). The set also appears on **Data** and can be trained on. "
                 "Every PNG carries its provenance (synthetic, model, run, step, seed, time).")
     e1, e2, e3 = st.columns([1.4, 1, 1])
-    export_name = e1.text_input("Data set name", value=f"synthetic-{run_name}"[:64], key="export_name")
+    # Keyed per run: one key for every run kept the first run's name after a switch (issue #16).
+    export_name = e1.text_input("Data set name", value=f"synthetic-{run_name}"[:64], key=f"export_name_{run_name}")
     per_class = int(e2.number_input("Images per class" if loaded.conditional else "Images", 1, 20_000, 100,
                                     key="export_n"))
     e3.markdown("&nbsp;")

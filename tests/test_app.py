@@ -225,7 +225,7 @@ def test_generate_interpolation_and_export(state_env, tmp_path):
     at.button(key="interp_go").click().run()
     assert not at.exception
     assert any(img.captions and "seed 0 → seed 1" in img.captions[0] for img in at.get("image"))
-    at.text_input(key="export_name").set_value("synthetic-shapes")
+    at.text_input(key="export_name_shapes-finished").set_value("synthetic-shapes")
     at.number_input(key="export_n").set_value(3)
     at.button(key="export_go").click().run()
     assert not at.exception

@@ -330,3 +330,36 @@ def test_resume_on_monitor_shows_within_one_refresh(studio, monkeypatch):
             assert took < 1 + 5, f"the resumed state showed after {took:.1f} s (refresh every 1 s)"
         finally:
             browser.close()
+
+
+def test_generate_export_name_follows_the_selected_run(studio):
+    """The suggested synthetic-set name is the selected run's, also after switching runs
+    (one widget key for every run kept the first run's name, and the export used it)."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.inference.generators import import_checkpoint
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    url, tmp = studio
+    cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=4,
+                                     log_every=2, sample_every=4, checkpoint_every=4, threads=1))
+    first = RunDir.create("run-a", cfg, root=tmp / "checkpoints")
+    assert train(first) == "finished"
+    import_checkpoint(first.latest_checkpoint().weights, "run-b", root=tmp / "checkpoints")
+    with sync_api.sync_playwright() as p:
+        browser = chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(url + "/Generate")
+            page.get_by_text("seed 0 ·").first.wait_for()
+            settle(page)
+            for run in ("run-a", "run-b", "run-a"):
+                page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+                pick(page, "Run", run)
+                page.get_by_text("seed 0 ·").first.wait_for()
+                page.get_by_role("tab", name=re.compile("Export a synthetic data set")).click()
+                box = page.get_by_role("textbox", name="Data set name")
+                assert box.input_value() == f"synthetic-{run}"
+        finally:
+            browser.close()
