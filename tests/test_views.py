@@ -185,8 +185,11 @@ def test_runs_table_rows_and_checkpoint_choices(tmp_path, monkeypatch):
     assert rows[0]["Run"] == "r1" and rows[0]["Progress"] == 0.25 and rows[0]["Step"] == "25/100"
     assert rows[0]["Latest sample"].startswith("data:image/png;base64,")
     assert "min left" in rows[0]["Note"]
-    labels = [label for label, _ in runs_table.checkpoint_choices(run)]
-    assert labels[0] == "latest (step 20)" and "best (step 20)" in labels and "step 10" in labels
+    choices = runs_table.checkpoint_choices(run)
+    assert choices == [("latest and best (step 20)", "20"), ("step 10", "10")]
+    run.save_checkpoint(30, {"G.w": torch.zeros(2)}, {})
+    choices = runs_table.checkpoint_choices(run)  # each checkpoint once (the latest was listed twice)
+    assert choices == [("latest (step 30)", "30"), ("best (step 20)", "best"), ("step 10", "10")]
 
 
 def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):

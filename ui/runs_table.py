@@ -94,16 +94,21 @@ def runs_table_rows(runs: list[RunDir], thumbnails: bool = True) -> list[dict[st
 
 
 def checkpoint_choices(run: RunDir) -> list[tuple[str, str]]:
-    """(label, value for ``load_generator``'s ``checkpoint``): latest first, best if marked."""
+    """(label, value for ``load_generator``'s ``checkpoint``): latest first, best if marked,
+    then the older steps; every checkpoint once (the latest was listed twice, issue #16)."""
     found = run.checkpoints()
     if not found:
         return []
     out = [(f"latest (step {found[-1].step:,})", str(found[-1].step))]
     best = run.best_checkpoint()
-    if best is not None:
+    if best is not None and best.step != found[-1].step:
         out.append((f"best (step {best.step:,})", "best"))
+    elif best is not None:
+        out[0] = (f"latest and best (step {best.step:,})", str(best.step))
+    shown = {found[-1].step, best.step if best is not None else None}
     for c in reversed(found):
-        out.append((f"step {c.step:,}", str(c.step)))
+        if c.step not in shown:
+            out.append((f"step {c.step:,}", str(c.step)))
     return out
 
 
