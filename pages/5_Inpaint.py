@@ -15,7 +15,8 @@ from PIL import Image  # noqa: E402
 
 from gan_core.data import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
-from pages._restore_common import caption, pick_image, pick_run, prior_settings, result_tools, run_beside_baseline  # noqa: E402
+from pages._restore_common import (caption, default_method, pick_image, pick_run, prior_settings, result_tools,  # noqa: E402
+                                   run_beside_baseline, verdict)
 
 PREFIX = "ip"
 METHOD_LABELS = {"prior": "Generator prior (latent optimisation)", "model": "Inpainting model (inpaint-gan run)",
@@ -70,11 +71,12 @@ if demo:
 else:
     degraded = image
 
-method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="ip_method", horizontal=True)
+method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="ip_method", horizontal=True,
+                  index=list(METHOD_LABELS).index(default_method("inpaint")))
 loaded = None
 settings: dict = {}
 if method != "biharmonic":
-    run, loaded = pick_run("inpaint", method, "ip_run")
+    run, loaded = pick_run("inpaint", method, "ip_run", image, PREFIX)
     if method == "prior":
         settings = prior_settings("ip", loaded, default_steps=150)
         settings["blend"] = st.selectbox("Blending", ["poisson", "feather", "paste"], key="ip_blend")
@@ -110,5 +112,6 @@ else:
     cols[2].error(state["error"])
 if demo:
     cols[3].image(R.enlarge(image), caption="Original", width=192)
+    verdict(result, baseline, original, "biharmonic")
 if result is not None:
     result_tools("ip", degraded, result, method, f"inpainted-{method}-{image_name or 'image'}.png")
