@@ -255,6 +255,14 @@ def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tm
     skipped = at.dataframe[-1].value
     assert list(skipped["File"]) == ["dogs/broken.png"]
     assert (tmp_path / "data" / "pets" / "cats").is_dir()
+    # the same name again: the page offers its Replace box or a free name, and replaces on request
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("exists already" in e.value and "Replace a set of the same name" in e.value and "pets-2" in e.value
+               for e in at.error)
+    assert "overwrite=True" not in texts(at)
+    at.checkbox(key="import_overwrite").check()
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("Imported 6 images in 2 classes" in s.value for s in at.success)
     # the new set is listed and can be deleted
     at = app("data").run()
     assert any(o.startswith("pets") for o in at.radio(key="data_pick").options)
@@ -288,3 +296,28 @@ def test_generate_accepts_an_uploaded_checkpoint_and_refuses_a_pickle(roots, mon
     next(b for b in at.button if b.label == "Add as a run").click().run()
     assert any("Not added" in e.value and "refused" in e.value for e in at.error)
     assert not marker.exists() and not (tmp_path / "ck" / "evil").exists()
+
+
+def test_data_counts_agree_and_say_the_split(state_env, tmp_path):
+    """12 imported images: the report, the list and the preview all say 11 train + 1 held out
+    (the report said 12 while the preview showed 11)."""
+    state_env("empty")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(12):
+            img = io.BytesIO()
+            Image.new("RGB", (20, 20), (i * 20, 90, 30)).save(img, "PNG")
+            z.writestr(f"{i:02d}.png", img.getvalue())
+    at = app("data").run()
+    at.file_uploader(key="upload_files").set_value(("flat.zip", buf.getvalue(), "application/zip"))
+    at.text_input(key="import_name").set_value("flat")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("Imported 12 images unlabelled; nothing skipped: 11 for training, 1 held out" in s.value
+               for s in at.success), [s.value for s in at.success]
+    at = app("data").run()
+    at.radio(key="data_pick").set_value("flat").run()
+    assert not at.exception
+    assert any("**12 images**: 11 for training, 1 held out" in m.value for m in at.markdown)
+    assert [(m.label, m.value) for m in at.metric] == [("Training images", "11")]
+    at.radio(key="data_pick").set_value("shapes").run()
+    assert any("**2,048 training images** · 256 held out" in m.value for m in at.markdown)

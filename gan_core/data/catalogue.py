@@ -31,6 +31,24 @@ _BUILTIN_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": DIGIT_CLASSES,
                     "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES}
 _BUILTIN_COUNT = {"fashion-mnist": 60000, "mnist": 60000, "cifar10": 50000,
                   "digits": 1438, "shapes": SHAPES_COUNT["train"]}  # train split sizes
+_BUILTIN_HELD_OUT = {"fashion-mnist": 10000, "mnist": 10000, "cifar10": 10000,
+                     "digits": 359, "shapes": SHAPES_COUNT["test"]}  # test split sizes
+
+
+def split_sizes(info: DatasetInfo) -> tuple[int, int] | None:
+    """(training, held-out) image counts, by the split rules of ``gan_core.data.images``, so
+    every page says the same numbers: a built-in's ``count`` is its training split, an
+    imported set's is every image in it (every 10th held out; under 10, both use all)."""
+    if not info.count:
+        return None
+    if info.kind == "builtin":
+        return info.count, _BUILTIN_HELD_OUT.get(info.name, 0)
+    return folder_split_sizes(info.count)
+
+
+def folder_split_sizes(total: int) -> tuple[int, int]:
+    """(training, held-out) counts of a folder or zip of ``total`` images (``images._load_folder``)."""
+    return (total, total) if total < 10 else (total - total // 10, total // 10)
 
 
 def describe_requirements(name: str) -> str:
