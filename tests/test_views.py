@@ -212,3 +212,29 @@ def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):
     assert len(data) == 6 and data.classes == ["Bag", "T-shirt_top"]
     with pytest.raises(Exception):
         export.export_synthetic(loaded, "synth", 1, root=tmp_path / "data")
+
+
+def test_one_point_charts_have_a_whole_step_axis_and_shares_stay_in_0_1():
+    """One evaluation at step 2,000: the axis shows "2,000" (it read 1,999.5) and precision
+    keeps its [0, 1] scale (it was drawn from -1 to 1)."""
+    evals = {"run": [{"step": 2000, "precision": 0.0, "fid": 30.0}]}
+    fig = charts.chart_figure("precision", [("precision", "precision")], evals, 0.0, "precision")
+    assert list(fig.layout.xaxis.tickvals) == [2000] and list(fig.layout.xaxis.ticktext) == ["2,000"]
+    assert fig.layout.xaxis.range[0] < 2000 < fig.layout.xaxis.range[1]
+    assert fig.layout.yaxis.range[0] <= 0 and 1 <= fig.layout.yaxis.range[1] < 1.1
+    fid = charts.chart_figure("FID", [("fid", "FID")], evals, 0.0, "FID")
+    assert fid.layout.yaxis.range is None  # unbounded: Plotly's own range
+    two = charts.chart_figure("precision", [("precision", "precision")],
+                       {"run": [{"step": 2000, "precision": 0.1}, {"step": 4000, "precision": 0.3}]}, 0.0)
+    assert two.layout.xaxis.tickvals is None
+
+
+def test_precision_and_recall_both_zero_is_a_health_warning():
+    records = [rec(i * 10) for i in range(20)]
+    assert health.health_warnings(records, "hinge") == []
+    zero = {"kind": "eval", "step": 2000, "precision": 0.0, "recall": 0.0, "fid": 90.0}
+    warnings = health.health_warnings(records + [zero], "hinge")
+    assert [w.title for w in warnings] == ["No sample resembles the real images yet (precision and recall are 0)"]
+    assert "step 2,000" in warnings[0].text
+    later = {"kind": "eval", "step": 4000, "precision": 0.2, "recall": 0.0}
+    assert health.health_warnings(records + [zero, later], "hinge") == []  # only the latest scores count

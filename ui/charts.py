@@ -38,6 +38,8 @@ def ema_smooth(values: list[float], weight: float) -> list[float]:
 EVAL_KEYS = [("fid", "FID (lower is better)"), ("kid_mean", "KID (lower is better)"),
              ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),
              ("class_accuracy", "class accuracy")]
+# Shares in [0, 1]: their charts keep that axis, so one point is not drawn on a -1..1 scale.
+BOUNDED_KEYS = {"precision", "recall", "coverage", "class_accuracy", "acc_real", "acc_fake"}
 PALETTE = ["#4F46E5", "#F97316", "#10B981", "#E11D48", "#0EA5E9", "#A855F7", "#EAB308", "#64748B"]
 
 
@@ -93,6 +95,13 @@ def chart_figure(title: str, keys: list[tuple[str, str]], runs: dict[str, list[d
                                line=dict(color=colour, width=2), marker=dict(size=4), name=name))
     layout = dict(CHART_LAYOUT, title=dict(text=title, font=dict(size=15)), height=height,
                   yaxis=dict(CHART_LAYOUT["yaxis"], title=dict(text=y_title)))
+    if keys and all(key in BOUNDED_KEYS for key, _ in keys):
+        layout["yaxis"]["range"] = [-0.03, 1.03]
+    steps = sorted({x for t in traces for x in t["x"]})
+    if len(steps) == 1:  # Plotly pads one point by +-0.5: a step axis reading "1,999.5"
+        only = steps[0]
+        layout["xaxis"] = dict(CHART_LAYOUT["xaxis"], tickmode="array", tickvals=[only], ticktext=[f"{only:,}"],
+                               range=[only - max(1, only * 0.05), only + max(1, only * 0.05)])
     if reference is not None:
         layout["shapes"] = [dict(type="line", xref="paper", x0=0, x1=1, y0=reference, y1=reference,
                                  line=dict(color="#94A3B8", dash="dash", width=1))]
