@@ -236,7 +236,8 @@ def live_charts() -> None:
     with right:
         if primary is not None:
             samples(primary, cfg)
-        warnings = health_warnings(data.get(selected[0], []), cfg.loss if cfg else "minimax", diversity=trend,
+        warnings = health_warnings(data.get(selected[0], []) + evals.get(selected[0], []),
+                                   cfg.loss if cfg else "minimax", diversity=trend,
                                    state=state, error=status.get("error"))
         st.markdown("##### Health")
         if not warnings:
