@@ -18,7 +18,7 @@ from gan_core.runs.states import RunState  # noqa: E402
 from ui.charts import CHARTS, EVAL_KEYS, chart_figure, d_output_axis, point_count, variety_figure  # noqa: E402
 from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
 from ui.runs_table import log_tail_text, run_summary  # noqa: E402
-from ui.status import duration_text, is_active, run_state  # noqa: E402
+from ui.status import control_help, duration_text, is_active, run_state  # noqa: E402
 from ui.status import state_colour as badge_colour  # noqa: E402
 from ui.common import env_refresh_s, go, open_run, page_setup, runs_safe  # noqa: E402
 
@@ -92,14 +92,11 @@ def controls(run: RunDir, state: str) -> None:
     b1, b2, b3 = st.columns(3)
     allowed = RunState.of(state)
     stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=not (allowed and allowed.can_stop),
-                     help="Finish the current step, write a checkpoint, then stop. Resume later.")
+                     disabled=not (allowed and allowed.can_stop), help=control_help("stop", state))
     resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=not (allowed and allowed.can_resume),
-                       help="Continue from the newest checkpoint in the background.")
+                       disabled=not (allowed and allowed.can_resume), help=control_help("resume", state))
     cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=not (allowed and allowed.can_cancel),
-                       help="Take a queued run off the queue before it starts.")
+                       disabled=not (allowed and allowed.can_cancel), help=control_help("cancel", state))
     try:
         if stop:
             jobs.stop(run.name, wait=False)

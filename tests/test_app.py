@@ -138,6 +138,10 @@ def test_page_renders_in_every_state(page, state, state_env):
             if state == "running":
                 assert not at.button(key=f"stop_{name}").disabled
                 assert at.button(key=f"resume_{name}").disabled
+                assert "Use Stop" in at.button(key=f"cancel_{name}").help
+            if state in ("finished", "failed"):  # greyed Cancel says why in this state, not only for queued runs
+                cancel = at.button(key=f"cancel_{name}")
+                assert cancel.disabled and f"Nothing to cancel: the run is {state}, not queued" in cancel.help
     elif page == "generate":
         if state == "finished":
             captions = at.get("image")[0].captions
