@@ -8,13 +8,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
-from gan_core.data import list_datasets  # noqa: E402
-from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
-from gan_core.jobs import manager as jobs  # noqa: E402
 from ui.runs_table import runs_table_rows  # noqa: E402
 from ui.status import is_active, run_state  # noqa: E402
 from ui.common import env_refresh_s, go, page_link, page_setup, runs_safe  # noqa: E402
+from ui.quick_start import quick_start  # noqa: E402
 
 page_setup("Home")
 
@@ -23,35 +20,25 @@ st.markdown(
     '<div class="studio-lede">'
     "Train generative adversarial networks on built-in or your own image sets, and watch them learn live.<br>"
     "Every run keeps its losses, sample grids and checkpoints, so you can compare, resume and fine-tune.<br>"
-    "Then generate new images — by class or from a few words — and export them as a synthetic data set."
+    "Then generate new images — by class or from a few words, with a class-conditional run "
+    "(<b>Quick start with class &amp; text control</b>) — and export them as a synthetic data set."
     "</div>",
     unsafe_allow_html=True,
 )
 st.write("")
 
 
-def quick_start() -> None:
-    fashion = next((d for d in list_datasets() if d.name == "fashion-mnist"), None)
-    if fashion is None or not fashion.available:
-        st.error("Fashion-MNIST is not on this machine: " + (fashion.note if fashion else "unknown data set")
-                 + ". Pick another data set on the Train page.")
-        return
-    try:
-        cfg = TrainConfig.from_dict(preset_for("fashion-mnist"))
-        name = RunDir.unique_name("fashion-mnist")
-        jobs.launch(cfg, name)
-    except (ConfigError, RunError, OSError, ValueError) as exc:
-        st.error(f"Could not start the run: {exc}")
-        return
-    go("monitor", monitor_select=[name], flash=f"Started **{name}** — the default Fashion-MNIST recipe.")
-
-
-c1, c2, c3 = st.columns([1.2, 1, 3])
-if c1.button("Quick start: Fashion-MNIST", type="primary", icon=":material/rocket_launch:",
-             help="Launches the default recipe (DCGAN, hinge loss, spectral norm in D) "
-                  "on Fashion-MNIST in the background and opens Monitor.", key="quick_start"):
+buttons = st.container(horizontal=True, gap="small")  # each button as wide as its label (none cut off)
+if buttons.button("Quick start: Fashion-MNIST", type="primary", icon=":material/rocket_launch:",
+                  help="Launches the default recipe (DCGAN, hinge loss, spectral norm in D) on Fashion-MNIST "
+                       "in the background and opens Monitor. Unconditional: the model picks the class itself.",
+                  key="quick_start"):
     quick_start()
-with c2:
+if buttons.button("Quick start with class & text control", icon=":material/text_fields:",
+                  help="The same recipe, class-conditional: Generate then takes a class or a few words "
+                       "(\"a bag\", \"sneakers\").", key="quick_start_conditional"):
+    quick_start(conditional=True)
+with buttons:
     page_link("train", "Configure a run", icon=":material/tune:")
 
 runs = runs_safe()
@@ -59,7 +46,8 @@ st.subheader("Runs")
 if not runs:
     st.info(
         "**No runs yet.** Press **Quick start** to train the default recipe on Fashion-MNIST "
-        "(samples appear within a minute), or go to **Train** to choose a data set and settings. "
+        "(samples appear within a minute), **Quick start with class & text control** for a model you can "
+        "ask for a class or a few words, or go to **Train** to choose a data set and settings. "
         "Bring your own images on **Data**.",
         icon=":material/lightbulb:",
     )

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from gan_core.data import list_datasets  # noqa: E402
 from gan_core.data.importer import DatasetError, data_root, validate_name  # noqa: E402
 from gan_core.runs.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
 from gan_core.inference.generators import (class_from_text, class_labels, generate, import_checkpoint, latents_for_seeds,  # noqa: E402
@@ -22,6 +23,7 @@ from gan_core.video.clips import clip_to_gif_bytes, generate_clips  # noqa: E402
 from ui.media import folder_zip_bytes, gif_bytes, slerp, upscale, zip_bytes  # noqa: E402
 from ui.runs_table import checkpoint_choices  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
+from ui.quick_start import quick_start  # noqa: E402
 
 page_setup("Generate")
 st.title("Generate")
@@ -136,7 +138,18 @@ if loaded.conditional:
     if class_index is None and picked != options[0]:
         class_index = loaded.classes.index(picked)
 elif cfg.conditional is False:
-    c[3].caption("Unconditional model: it picks the class itself.")
+    with c[3]:
+        has_classes = bool(next((d.classes for d in list_datasets() if d.name == cfg.data), None))
+        if has_classes:
+            st.caption(f"Unconditional model: it picks the class itself. To choose a class or describe it in a few "
+                       f"words, train a class-conditional run on {cfg.data}:")
+            if st.button(f"Train {cfg.data} with class & text control", icon=":material/text_fields:",
+                         key="gen_conditional_start", help="Starts the default recipe, class-conditional, in the "
+                                                           "background and opens Monitor."):
+                quick_start(cfg.data, conditional=True)
+        else:
+            st.caption(f"Unconditional model: {cfg.data} has no classes (no class folders), so the model picks "
+                       "what to draw itself.")
 
 seeds = list(range(seed, seed + n))
 is_video = kind_of(cfg.model) == "video"

@@ -363,3 +363,35 @@ def test_generate_export_name_follows_the_selected_run(studio):
                 assert box.input_value() == f"synthetic-{run}"
         finally:
             browser.close()
+
+
+def test_text_box_is_reachable_from_quick_start(studio):
+    """Home promises generating "from a few words": its second Quick start trains a
+    class-conditional run, and once Stop has written a checkpoint, Generate has the text box."""
+    url, tmp = studio
+    with sync_api.sync_playwright() as p:
+        browser = chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(url)
+            page.get_by_text("No runs yet").wait_for()
+            settle(page)
+            page.get_by_role("button", name=re.compile("Quick start with class & text control")).click()
+            page.wait_for_url(re.compile(r".*/Monitor"))
+            page.get_by_text("dcgan · conditional").first.wait_for()
+            page.wait_for_function("() => (document.querySelector('.studio-stats b')?.innerText || '0') !== '0'",
+                                   timeout=90_000)  # trained a step: Stop writes a checkpoint
+            settle(page)
+            page.locator("[class*='st-key-stop_'] button").first.click()
+            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
+                                   timeout=90_000)
+            settle(page)
+            page.get_by_role("button", name=re.compile("Generate images from this run")).click()
+            page.wait_for_url(re.compile(r".*/Generate"))
+            box = page.get_by_role("textbox", name="Describe it")
+            box.fill("sneakers")
+            box.press("Enter")
+            page.get_by_text("→ Sneaker").first.wait_for()
+        finally:
+            browser.close()
