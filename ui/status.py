@@ -60,7 +60,7 @@ def control_help(action: str, state: str) -> str:
         return _DOES[action]
     if action == "stop":
         return {"queued": "Not started yet: Cancel takes it off the queue.",
-                "created": "Not started yet: Cancel takes it off the queue.",
+                "created": "Not queued yet: nothing is running.",
                 "stopping": "Already stopping: it writes a checkpoint and ends after this step."}.get(
             state, f"Nothing to stop: the run is {state}.")
     if action == "resume":
