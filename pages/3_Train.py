@@ -16,7 +16,9 @@ from gan_core.data import list_datasets  # noqa: E402
 from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
-from ui.status import default_run_name  # noqa: E402
+from ui.estimate import estimate_text, measured_speed  # noqa: E402
+from ui.machine import device_problem, idle_options  # noqa: E402
+from ui.status import default_run_name, run_state  # noqa: E402
 from ui.sweep_form import sweep_section  # noqa: E402
 
 page_setup("Train")
@@ -98,6 +100,12 @@ if info is not None and values["conditional"] and info.available and not info.cl
     errors.setdefault("conditional", f"{info.name} has no class folders: untick conditional to train it")
 if cfg is not None and cfg.batch_size * cfg.d_steps > 1024 and cfg.device in ("cpu", "auto"):
     notes["batch_size"] = "Large batches are slow on a CPU; 64 is a good start."
+# Options that would do nothing on this machine are greyed with the reason; a device it
+# does not have is an error here, not a failed run later.
+idle = {} if values.get("device") is None else idle_options(values["device"])
+notes.update(idle)
+if values.get("device") and device_problem(values["device"]):
+    errors.setdefault("device", device_problem(values["device"]))
 if cfg is not None and cfg.checkpoint_every > cfg.steps and not cfg.minutes:
     notes["checkpoint_every"] = "Only the final checkpoint will be written (checkpoint_every > steps)."
 
@@ -120,7 +128,7 @@ def field(name: str, col) -> None:
         elif kind == "list":
             st.multiselect(label, list(options or ()), key=key, help=help_text)
         elif kind == "bool":
-            st.toggle(label, key=key, help=help_text)
+            st.toggle(label, key=key, help=help_text, disabled=name in idle and name != "device")
         elif options is not None:
             options = list(options)
             if st.session_state[key] not in options:
@@ -195,6 +203,10 @@ else:
     right.markdown(f":material/check_circle: **Ready:** {cfg.model}{' (conditional)' if cfg.conditional else ''} on "
                    f"**{cfg.data}** at {cfg.resolution} px, {cfg.loss} loss, batch {cfg.batch_size}, {budget}"
                    + (f", fine-tuned from **{cfg.init_from}**" if cfg.init_from else "") + ".")
+    past = runs_safe()
+    busy = sum(1 for r in past if run_state(r) in ("running", "stopping"))
+    right.markdown(f"<span id='train-estimate'></span>{estimate_text(cfg, measured_speed(cfg, past), busy)}",
+                   unsafe_allow_html=True)
 
 if launch and valid:
     name = raw_name or default_run_name(cfg.data, cfg.model)

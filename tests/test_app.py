@@ -325,3 +325,28 @@ def test_data_counts_agree_and_say_the_split(state_env, tmp_path):
     assert [(m.label, m.value) for m in at.metric] == [("Training images", "11")]
     at.radio(key="data_pick").set_value("shapes").run()
     assert any("**2,048 training images** · 256 held out" in m.value for m in at.markdown)
+
+
+def test_train_explains_what_does_nothing_here_and_estimates_from_a_past_run(state_env, tmp_path, monkeypatch):
+    """On a machine without CUDA, 'CUDA graph' is greyed with the reason and device=cuda is an
+    error; the 'how long' line comes from a past run of the same networks on this machine."""
+    import torch
+
+    from ui.estimate import HOST
+
+    state_env("empty")
+    root = tmp_path / "past"
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
+    at = app("train").run()
+    assert any("no measured speed" in m.value for m in at.markdown)
+    if not torch.cuda.is_available():
+        assert at.toggle(key="f_cuda_graph").disabled
+        assert any("CUDA graphs need a CUDA GPU" in c.value for c in at.caption)
+        at.selectbox(key="f_device").set_value("cuda").run()
+        assert any("no CUDA GPU" in e.value for e in at.error) and at.button(key="launch").disabled
+        at.selectbox(key="f_device").set_value("auto").run()
+    past = RunDir.create("past", TrainConfig.from_dict(preset_for(at.selectbox(key="f_data").value)), root=root)
+    past.write_status(state="stopped", host=HOST, images_seen=60_000, elapsed_s=300.0)  # 200 images/s
+    at.run()
+    assert any("about 6 min — measured by run **past**" in m.value for m in at.markdown), \
+        [m.value for m in at.markdown if "How long" in m.value]

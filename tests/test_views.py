@@ -238,3 +238,35 @@ def test_precision_and_recall_both_zero_is_a_health_warning():
     assert "step 2,000" in warnings[0].text
     later = {"kind": "eval", "step": 4000, "precision": 0.2, "recall": 0.0}
     assert health.health_warnings(records + [zero, later], "hinge") == []  # only the latest scores count
+
+
+def test_estimates_come_from_this_machines_measured_speed(tmp_path):
+    """The Train page's "how long" uses a past run of the same networks on this machine; the
+    Monitor ETA uses the run's own average speed and counts down between status writes."""
+    from gan_core.config import preset_for
+    from ui import estimate
+
+    cfg = TrainConfig.from_dict(preset_for("fashion-mnist"))  # batch 64, 1,000 steps
+    assert estimate.measured_speed(cfg, []) is None
+    assert "no measured speed" in estimate.estimate_text(cfg, None)
+    other_batch = RunDir.create("other-batch", cfg.replace(batch_size=32), root=tmp_path)
+    other_batch.write_status(state="stopped", host=estimate.HOST, images_seen=30_000, elapsed_s=300.0)
+    elsewhere = RunDir.create("elsewhere", cfg, root=tmp_path)
+    elsewhere.write_status(state="stopped", host="another-machine", images_seen=90_000, elapsed_s=100.0)
+    speed = estimate.measured_speed(cfg, [elsewhere, other_batch])
+    assert (speed.run, speed.exact, speed.images_per_s) == ("other-batch", False, 100.0)
+    same = RunDir.create("same", cfg, root=tmp_path)
+    same.write_status(state="finished", host=estimate.HOST, images_seen=60_000, elapsed_s=300.0)
+    speed = estimate.measured_speed(cfg, [other_batch, same])
+    assert (speed.run, speed.exact, speed.images_per_s) == ("same", True, 200.0)
+    text = estimate.estimate_text(cfg, speed, busy=1)
+    assert text.startswith("**How long:** 1,000 steps, about 6 min — measured by run **same**")  # 320 s
+    assert "1 other run is training now" in text
+    assert "10 min, about 1,875 steps" in estimate.estimate_text(cfg.replace(minutes=10.0), speed)
+    assert estimate.measured_speed(cfg.replace(width=64), [same]) is None  # other networks: no guess
+
+    now = 1_000_000.0
+    status = {"step": 250, "total_steps": 1000, "images_seen": 16_000, "elapsed_s": 80.0, "updated": now - 5}
+    assert estimate.eta_seconds(status, cfg, now) == 750 * 64 / 200 - 5
+    assert estimate.eta_seconds({**status, "images_seen": 0}, cfg, now) is None
+    assert estimate.eta_seconds(status, cfg.replace(minutes=2.0), now) == 120 - 80 - 5

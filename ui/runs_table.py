@@ -11,7 +11,8 @@ from PIL import Image
 
 from gan_core.jobs.manager import log_tail
 from gan_core.runs.rundir import RunDir, RunError
-from ui.status import age_text, eta_text, is_active, progress_of, run_state, state_badge
+from ui.estimate import eta_seconds
+from ui.status import age_text, eta_text, progress_of, run_state, state_badge
 
 
 def thumbnail_data_url(path: Path | None, width: int = 160, max_rows: int | None = None,
@@ -56,7 +57,8 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "resolution": cfg.resolution if cfg else None,
         "images_per_s": status.get("images_per_s"),
         "elapsed_s": status.get("elapsed_s"),
-        "eta": eta_text(status.get("eta_s")) if is_active(state) else "",
+        # from the run's measured speed, counted down between status writes (ui.estimate)
+        "eta": eta_text(_first_known(eta_seconds(status, cfg), status.get("eta_s"))) if state == "running" else "",
         "created": status.get("created"),
         "error": status.get("error"),
         "latest_sample": latest[1] if latest else None,
@@ -64,6 +66,10 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "checkpoints": len(run.checkpoints()),
     }
     return row
+
+
+def _first_known(*values):
+    return next((v for v in values if v is not None), None)
 
 
 def runs_table_rows(runs: list[RunDir], thumbnails: bool = True) -> list[dict[str, Any]]:
