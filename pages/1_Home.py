@@ -67,17 +67,19 @@ else:
             on_select="rerun",
             selection_mode="single-row",
             key="runs_table",
+            # Fixed widths that sum to what a 1400 px window leaves beside the sidebar (about
+            # 940 px): the last column was cut off there. The note takes the rest; hover for all.
             column_config={
-                "Run": st.column_config.TextColumn("Run", width=150),
-                "State": st.column_config.TextColumn("State", width=95),
+                "Run": st.column_config.TextColumn("Run", width=140),
+                "State": st.column_config.TextColumn("State", width=90),
                 "Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100,
-                                                            format="%d%%", width=100),
-                "Step": st.column_config.TextColumn("Step", width=105),
-                "Data set": st.column_config.TextColumn("Data set", width=110),
-                "Model": st.column_config.TextColumn("Model", width=165),
-                "Latest sample": st.column_config.ImageColumn("Latest sample", width=170),
-                "Started": st.column_config.TextColumn("Started", width=80),
-                "Note": st.column_config.TextColumn("Note", width=220),
+                                                            format="%d%%", width=90),
+                "Step": st.column_config.TextColumn("Step", width=75),
+                "Data set": st.column_config.TextColumn("Data set", width=90),
+                "Model": st.column_config.TextColumn("Model", width=135),
+                "Latest sample": st.column_config.ImageColumn("Latest sample", width=120),
+                "Started": st.column_config.TextColumn("Started", width=70),
+                "Note": st.column_config.TextColumn("Note"),
             },
         )
         selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])
