@@ -213,7 +213,8 @@ def test_train_monitor_generate_in_a_real_browser(studio):
                 time.sleep(1)
                 later = logged_points(page)
             assert later > first, f"the charts stayed at {first} points"
-            assert page.locator(".js-plotly-plot").count() >= 5
+            # a chart redraw (every 2 s here) can be mid-way on a loaded machine: wait, don't sample once
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=20_000)
             page.get_by_text("Are my curves normal?").wait_for()
             wait_charts_drawn(page)
             shoot(page, "monitor")
