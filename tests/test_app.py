@@ -350,3 +350,31 @@ def test_train_explains_what_does_nothing_here_and_estimates_from_a_past_run(sta
     at.run()
     assert any("about 6 min — measured by run **past**" in m.value for m in at.markdown), \
         [m.value for m in at.markdown if "How long" in m.value]
+
+
+def test_generate_on_an_unconditional_run_offers_class_control_in_one_click(tmp_path, monkeypatch):
+    from gan_core.jobs import manager as jobs
+    from gan_core.training.loop import train
+
+    root = tmp_path / "ck"
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
+    monkeypatch.setenv("GAN_DATA", str(tmp_path / "data"))
+    assert train(RunDir.create("plain", tiny_cfg(conditional=False, steps=4, checkpoint_every=4), root=root)) == "finished"
+    at = app("generate").run()
+    assert not at.exception
+    assert not any(t.label == "Describe it" for t in at.text_input)
+    assert any("To choose a class or describe it in a few words" in c.value for c in at.caption)
+    at.button(key="gen_conditional_start").click().run()
+    started = [r for r in jobs_runs(root) if r != "plain"]
+    try:
+        assert len(started) == 1 and started[0].startswith("shapes-classes")
+        assert RunDir.open(started[0], root).config().conditional
+    finally:
+        for name in started:
+            jobs.stop(name, timeout=30, wait=True, root=root)
+
+
+def jobs_runs(root: Path) -> list[str]:
+    from gan_core.runs.rundir import list_runs
+
+    return [r.name for r in list_runs(root)]
