@@ -9,7 +9,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 from ui.runs_table import runs_table_rows  # noqa: E402
-from ui.status import is_active, run_state  # noqa: E402
 from ui.common import env_refresh_s, go, page_link, page_setup, runs_safe  # noqa: E402
 from ui.quick_start import quick_start  # noqa: E402
 
@@ -52,9 +51,9 @@ if not runs:
         icon=":material/lightbulb:",
     )
 else:
-    any_active = any(is_active(run_state(r)) for r in runs)
-
-    @st.fragment(run_every=env_refresh_s(3.0) * 2 if any_active else None)
+    # The table ticks even when nothing trains, so a run started, stopped or resumed from
+    # another tab or the CLI shows within one refresh (thumbnails are cached per grid file).
+    @st.fragment(run_every=env_refresh_s(3.0) * 2)
     def runs_table() -> None:
         rows = runs_table_rows(runs_safe())
         for row in rows:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from pathlib import Path
@@ -20,6 +21,16 @@ def thumbnail_data_url(path: Path | None, width: int = 160, max_rows: int | None
     """A small PNG data: URL of a sample grid (optionally only its first rows)."""
     if path is None:
         return None
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except OSError:
+        return None
+    return _thumbnail(str(path), mtime, width, max_rows, tile)
+
+
+@functools.lru_cache(maxsize=256)
+def _thumbnail(path: str, mtime_ns: int, width: int, max_rows: int | None, tile: int | None) -> str | None:
+    """Encoded once per grid file version: Home redraws its table every few seconds."""
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
