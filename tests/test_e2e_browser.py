@@ -329,6 +329,17 @@ def test_resume_on_monitor_shows_within_one_refresh(studio, monkeypatch):
             took = time.time() - t0
             assert "running" in badge.inner_text() and resume.is_disabled()
             assert took < 1 + 5, f"the resumed state showed after {took:.1f} s (refresh every 1 s)"
+
+            # the same from elsewhere (the CLI's path): stop, then resume behind the page's back
+            from gan_core.jobs import manager as jobs
+
+            settle(page)
+            assert jobs.stop("e2e-resume", timeout=30, wait=True, root=tmp / "checkpoints") == "stopped"
+            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
+                                   timeout=10_000)
+            jobs.resume("e2e-resume", root=tmp / "checkpoints")
+            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('running')",
+                                   timeout=10_000)
         finally:
             browser.close()
 
