@@ -35,6 +35,7 @@ if __name__ == "__main__":
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import getpass  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
@@ -423,8 +424,9 @@ def _start(run: RunDir, st: dict[str, Any], busy_gpus: set[int], launched_by: st
 
 # ---- the public operations ----------------------------------------------------------------
 def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: str | None = None,
-           root: Path | str | None = None) -> RunDir:
+           root: Path | str | None = None, created_by: str | None = None) -> RunDir:
     """Create run ``name`` for ``cfg``, queue it, and start it now if a slot is free.
+    ``created_by`` (gan_core.access's identity) is recorded in status.json with the first state.
     Raises RunError if the name is taken, ConfigError/JobError for impossible settings."""
     max_jobs()  # a bad GAN_MAX_JOBS is refused before any folder is made
     if int(nproc) < 1 or int(nnodes) < 1:
@@ -435,7 +437,7 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
     if world > 1 and (cfg.batch_size % world or cfg.batch_size // world < 2):
         raise ConfigError("batch_size", f"{cfg.batch_size} does not split into {world} equal per-process batches of 2 or more")
     run = RunDir.create(name, cfg, _root(root))
-    run.write_status(state="queued", queued_at=time.time(), resume=False,
+    run.write_status(state="queued", queued_at=time.time(), resume=False, created_by=created_by,
                      launch={"nproc": int(nproc), "nnodes": int(nnodes), "rdzv_endpoint": rdzv_endpoint, "cwd": os.getcwd()})
     _note(run, f"queued {name}" + (f" (torchrun: {nnodes} node(s) x {nproc} process(es))" if world > 1 else ""))
     schedule(run.path.parent)
@@ -622,7 +624,8 @@ def cli_launch(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         cfg, name = config_from_args(args)
-        run = launch(cfg, name, nproc=args.nproc, nnodes=args.nnodes, rdzv_endpoint=args.rdzv_endpoint)
+        run = launch(cfg, name, nproc=args.nproc, nnodes=args.nnodes, rdzv_endpoint=args.rdzv_endpoint,
+                     created_by=f"cli:{_os_user()}")
         state = _derive(run)[0]
     except (ConfigError, RunError) as exc:
         return _fail(str(exc))
@@ -633,6 +636,13 @@ def cli_launch(argv: list[str]) -> int:
               f"{run.path.parent} {' '.join(cmd)}", file=sys.stderr)
     print(run.name, flush=True)
     return 0
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
 
 
 def _duration(seconds: Any) -> str:
