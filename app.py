@@ -10,7 +10,10 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ui.auth import visitor  # noqa: E402
+
 st.set_page_config(page_title="GAN Studio", page_icon=":material/blur_on:", layout="wide")
+visitor()  # the sign-in gate, before any page or navigation is drawn (pages run alone call it in page_setup)
 
 studio = [
     st.Page("pages/1_Home.py", title="Home", icon=":material/home:", default=True),

@@ -8,13 +8,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core.access import launch_as  # noqa: E402
 from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
 from gan_core.rundir import RunDir, RunError  # noqa: E402
 from gan_core.views import is_active, run_state, runs_table_rows  # noqa: E402
 from ui.common import env_refresh_s, go, jobs, page_link, page_setup, runs_safe  # noqa: E402
 
-page_setup("Home")
+me = page_setup("Home")
 
 st.title("GAN Studio")
 st.markdown(
@@ -41,7 +42,7 @@ def quick_start() -> None:
     try:
         cfg = TrainConfig.from_dict(preset_for("fashion-mnist"))
         name = RunDir.unique_name("fashion-mnist")
-        module.launch(cfg, name)
+        launch_as(me, cfg, name)  # the visitor's limits apply, and the run is recorded as theirs
     except (ConfigError, RunError, OSError, ValueError) as exc:
         st.error(f"Could not start the run: {exc}")
         return

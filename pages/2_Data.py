@@ -9,13 +9,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core import access  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
-from gan_core.data import DatasetError, delete_dataset, import_dataset, list_datasets, load_dataset  # noqa: E402
+from gan_core.data import DatasetError, import_dataset, list_datasets, load_dataset  # noqa: E402
 from gan_core.importer import data_root  # noqa: E402
 from gan_core.sample import image_grid  # noqa: E402
+from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup  # noqa: E402
 
-page_setup("Data")
+me = page_setup("Data")
 st.title("Data sets")
 st.caption("Built-in sets are ready to train; imported sets live in "
            f"`{data_root()}` and can be trained on by name.")
@@ -69,12 +71,16 @@ with tab_browse:
         elif info.name == "digits":
             st.caption("scikit-learn's 8×8 handwritten digits: tiny and fast.")
         if info.kind == "imported":
-            with st.popover("Delete this set", icon=":material/delete:"):
+            owner = access.dataset_owner(info.name)
+            not_yours = refusal_note(me, owner, "data set")
+            if owner:
+                st.caption(f"Imported by {owner}")
+            with st.popover("Delete this set", icon=":material/delete:", disabled=bool(not_yours), help=not_yours):
                 st.write(f"Delete **{info.name}** and its files from `{data_root()}`? This cannot be undone. "
                          "Runs trained on it keep their weights.")
                 if st.button("Delete for good", type="primary", key=f"delete_{info.name}"):
                     try:
-                        delete_dataset(info.name)
+                        access.delete_dataset_as(me, info.name)
                     except DatasetError as exc:
                         st.error(str(exc))
                     else:
@@ -149,6 +155,7 @@ with tab_import:
                         (src / f"{i:04d}_{safe}").write_bytes(f.getvalue())
                 try:
                     report = import_dataset(src, name)
+                    access.record_dataset_owner(name, me)
                 except DatasetError as exc:
                     st.session_state["import_result"] = ("error", str(exc), [])
                 else:

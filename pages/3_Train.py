@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core.access import AccessError, check_limits, launch_as  # noqa: E402
 from gan_core.cli import _FLAG_HELP  # noqa: E402
 from gan_core.config import (AUGMENTS, DEVICES, G_NORMS, LOSSES, MODELS, NORMS, PRESETS, ConfigError,  # noqa: E402
                              TrainConfig, preset_for)
@@ -16,7 +17,7 @@ from gan_core.rundir import RunError, checkpoints_root, validate_name  # noqa: E
 from gan_core.views import default_run_name  # noqa: E402
 from ui.common import go, jobs, page_setup, runs_safe  # noqa: E402
 
-page_setup("Train")
+me = page_setup("Train")
 st.title("Train a GAN")
 st.caption("Pick a data set (its recipe fills the form), adjust what you like, and launch. "
            "Training runs in the background: you can close the browser and come back.")
@@ -113,6 +114,11 @@ if info is not None and values["conditional"] and info.available and not info.cl
     errors.setdefault("conditional", f"{info.name} has no class folders: untick conditional to train it")
 if cfg is not None and cfg.batch_size * cfg.d_steps > 1024 and cfg.device in ("cpu", "auto"):
     notes["batch_size"] = "Large batches are slow on a CPU; 64 is a good start."
+if cfg is not None and not errors:
+    try:
+        check_limits(me, cfg)  # the operator's limits for web visitors (launch_as checks again)
+    except AccessError as exc:
+        errors["limits"] = str(exc)
 if cfg is not None and cfg.checkpoint_every > cfg.steps and not cfg.minutes:
     notes["checkpoint_every"] = "Only the final checkpoint will be written (checkpoint_every > steps)."
 
@@ -215,7 +221,7 @@ else:
 if launch and valid and mod is not None:
     name = raw_name or default_run_name(cfg.data, cfg.model)
     try:
-        mod.launch(cfg, name)
+        launch_as(me, cfg, name)
     except (RunError, ConfigError, OSError, ValueError) as exc:
         st.error(f"Could not launch: {exc}")
     else:

@@ -10,14 +10,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from gan_core import access  # noqa: E402
 from gan_core.rundir import RunDir, RunError  # noqa: E402
 from gan_core.views import state_colour as badge_colour  # noqa: E402
 from gan_core.views import (CHARTS, EVAL_KEYS, MetricsReader, chart_figure, d_output_axis, diversity_trend,  # noqa: E402
                             duration_text, health_warnings, healthy_note, is_active, log_tail_text,
                             point_count, run_state, run_summary, split_records, variety_figure)
+from ui.auth import refusal_note  # noqa: E402
 from ui.common import env_refresh_s, go, jobs, open_run, page_setup, runs_safe  # noqa: E402
 
-page_setup("Monitor")
+me = page_setup("Monitor")
 st.title("Monitor")
 
 flash = st.session_state.pop("flash", None)
@@ -81,25 +83,27 @@ def reader(name: str) -> MetricsReader | None:
 
 def controls(run: RunDir, state: str) -> None:
     mod = jobs()
+    not_yours = refusal_note(me, access.run_owner(run))  # the *_as calls below refuse it anyway
     b1, b2, b3 = st.columns(3)
     stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=mod is None or state not in ("running",),
-                     help="Finish the current step, write a checkpoint, then stop. Resume later.")
+                     disabled=mod is None or state not in ("running",) or bool(not_yours),
+                     help=not_yours or "Finish the current step, write a checkpoint, then stop. Resume later.")
     resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=mod is None or state not in ("stopped", "crashed", "failed", "diverged", "cancelled"),
-                       help="Continue from the newest checkpoint in the background.")
+                       disabled=mod is None or state not in ("stopped", "crashed", "failed", "diverged", "cancelled")
+                       or bool(not_yours),
+                       help=not_yours or "Continue from the newest checkpoint in the background.")
     cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=mod is None or state not in ("queued", "created"),
-                       help="Take a queued run off the queue before it starts.")
+                       disabled=mod is None or state not in ("queued", "created") or bool(not_yours),
+                       help=not_yours or "Take a queued run off the queue before it starts.")
     try:
         if stop:
-            mod.stop(run.name, wait=False)
+            access.stop_as(me, run.name, wait=False)
             st.toast(f"Stopping {run.name} after its current step …")
         if resume:
-            mod.resume(run.name)
+            access.resume_as(me, run.name)
             st.toast(f"Resumed {run.name}")
         if cancel:
-            mod.cancel(run.name)
+            access.cancel_as(me, run.name)
             st.toast(f"Cancelled {run.name}")
     except Exception as exc:  # noqa: BLE001 - show what the jobs layer said
         st.error(f"{run.name}: {exc}")
@@ -116,7 +120,9 @@ def header(name: str) -> None:
         h1, h2, h3 = st.columns([1.8, 3, 3.2])
         h1.markdown(f"**{name}** &nbsp;<span class='studio-badge studio-{badge_colour(s['state'])}'>{s['badge']}</span>",
                     unsafe_allow_html=True)
-        h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px")
+        owner = access.run_owner(run)
+        h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px"
+                   + (f" · by {owner}" if owner else ""))
         with h2:
             numbers(name, s["state"])
         with h3:
@@ -124,7 +130,7 @@ def header(name: str) -> None:
         if s["state"] in ("failed", "crashed", "diverged") and s["error"]:
             st.error(f"**{s['state'].capitalize()}:** {s['error']}", icon=":material/error:")
             traceback = run.read_status().get("traceback")
-            if traceback:
+            if traceback and me.operator:  # server paths: not for visitors
                 with st.expander("Traceback"):
                     st.code(traceback, language="text")
 
@@ -240,8 +246,9 @@ def live_charts() -> None:
                 fig = figure(("variety", tuple(trend.steps)), lambda: variety_figure(trend))
                 st.plotly_chart(fig, key="diversity", config={"displaylogo": False})
         with g2:
-            with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
-                st.code(log_tail_text(primary, 60) or "(empty)", language="text")
+            if me.operator:  # the log names server paths: operators only
+                with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
+                    st.code(log_tail_text(primary, 60) or "(empty)", language="text")
     st.session_state["_figures"] = st.session_state.pop("_figures_next")
 
 
