@@ -183,10 +183,14 @@ def is_loopback(address: str | None) -> bool:
     return address == "localhost" or address == "::1" or address.startswith("127.")
 
 
+def expose_requested(env: Mapping[str, str] = os.environ) -> bool:
+    return env.get(EXPOSE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def exposed(address: str | None, env: Mapping[str, str] = os.environ) -> bool:
     """Served to other machines: bound beyond loopback, or marked so (``GAN_STUDIO_EXPOSE=1``,
     e.g. behind a reverse proxy on the same machine)."""
-    return env.get(EXPOSE_ENV, "").strip() not in ("", "0") or not is_loopback(address)
+    return expose_requested(env) or not is_loopback(address)
 
 
 # ---- ownership ----------------------------------------------------------------------------
@@ -335,6 +339,11 @@ def resume_as(identity: Identity, name: str, *, root: Path | str | None = None,
     with _count_lock(root):
         _check_run_count(identity, root, env)
         return jobs.resume(name, root=root)
+
+
+def record_run_owner(run: RunDir, identity: Identity) -> None:
+    """For runs made without a launch (an imported checkpoint): no trainer writes their status."""
+    run.write_status(created_by=identity.id)
 
 
 def record_dataset_owner(name: str, identity: Identity, root: Path | None = None) -> None:
