@@ -1,10 +1,10 @@
-"""Who may do what in a studio that several people reach: identities, roles, who created
-each run and data set, and the operator's limits for web visitors.
+"""Who may do what in a studio that several people reach: identities, roles, the rule for
+changing what someone else created, and the operator's limits for web visitors.
 
-The pages call the ``*_as`` functions here instead of ``jobs.launch/stop/resume/cancel`` and
-``delete_dataset``, so a refusal does not depend on a button being hidden. The command line
-does not come through here: whoever can run ``python -m gan_core`` on the server can
-already read and write every run folder, so the CLI is the operator.
+Only settings and rules live here (no torch: the launcher and ``hash`` start in a blink);
+``gan_core.ownership`` applies them to runs and data sets. The command line does not come
+through either: whoever can run ``python -m gan_core`` on the server can already read and
+write every run folder, so the CLI is the operator.
 
 Identities are plain strings, recorded as ``created_by`` in a run's ``status.json`` and in
 a data set's ``import_report.json``:
@@ -23,7 +23,6 @@ limits in ``LIMIT_SETTINGS``. ``python -m gan_core.access hash`` makes a token h
 """
 from __future__ import annotations
 
-import contextlib
 import getpass
 import hashlib
 import hmac
@@ -32,21 +31,15 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Mapping
 
-from . import jobs
 from .config import TrainConfig
-from .importer import REPORT_FILE, DatasetError, data_root, delete_dataset
-from .rundir import RunDir, RunError, atomic_write_json, checkpoints_root, list_runs, read_json
 
 EXPOSE_ENV = "GAN_STUDIO_EXPOSE"
 TOKEN_ENV, TOKEN_HASH_ENV = "GAN_STUDIO_TOKEN", "GAN_STUDIO_TOKEN_HASH"
 OPERATOR_TOKEN_ENV, OPERATOR_TOKEN_HASH_ENV = "GAN_STUDIO_OPERATOR_TOKEN", "GAN_STUDIO_OPERATOR_TOKEN_HASH"
 OPERATORS_ENV = "GAN_STUDIO_OPERATORS"
 MIN_TOKEN_CHARS = 12  # a shared secret typed into a web form: short ones are guessed
-ACTIVE_STATES = ("queued", "running", "stopping")
-LOCK_NAME = ".access.lock"
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _RESERVED_NAMES = {"local", "cli", "operator", "admin", "root"}
 
@@ -61,7 +54,7 @@ LIMIT_SETTINGS: dict[str, tuple[str, float, str]] = {
 }
 
 
-class AccessError(RunError):
+class AccessError(PermissionError):
     """An action this identity may not take, or a limit it would break; the message says
     which rule refused it and who can change that."""
 
@@ -193,19 +186,7 @@ def exposed(address: str | None, env: Mapping[str, str] = os.environ) -> bool:
     return expose_requested(env) or not is_loopback(address)
 
 
-# ---- ownership ----------------------------------------------------------------------------
-def run_owner(run: RunDir) -> str | None:
-    """Who created the run (None for runs from before the studio recorded it)."""
-    owner = run.read_status().get("created_by")
-    return owner if isinstance(owner, str) and owner else None
-
-
-def dataset_owner(name: str, root: Path | None = None) -> str | None:
-    report = read_json(Path(root or data_root()) / name / REPORT_FILE)
-    owner = (report or {}).get("created_by")
-    return owner if isinstance(owner, str) and owner else None
-
-
+# ---- who may change what -------------------------------------------------------------------
 def refusal(identity: Identity, owner: str | None, what: str = "run") -> str | None:
     """Why ``identity`` may not change something ``owner`` created, or None when it may."""
     if identity.operator or (owner is not None and owner == identity.id):
@@ -214,7 +195,7 @@ def refusal(identity: Identity, owner: str | None, what: str = "run") -> str | N
     return f"this {what} {who}; only its creator or an operator can change it"
 
 
-def _check(identity: Identity, owner: str | None, name: str, action: str, what: str = "run") -> None:
+def check(identity: Identity, owner: str | None, name: str, action: str, what: str = "run") -> None:
     why = refusal(identity, owner, what)
     if why:
         raise AccessError(f"you ({identity.id}) cannot {action} {what} {name}: {why}")
@@ -268,96 +249,6 @@ def check_limits(identity: Identity, cfg: TrainConfig, env: Mapping[str, str] = 
         why = _over(key, float(value), limit)
         if why:
             raise AccessError(f"{key.replace('_', ' ')} {why}")
-
-
-def active_runs(identity: Identity, root: Path | None = None) -> list[str]:
-    """Names of the runs this identity created that are queued, running or stopping."""
-    return [r.name for r in list_runs(Path(root or checkpoints_root()))
-            if run_owner(r) == identity.id and jobs.run_state(r) in ACTIVE_STATES]
-
-
-def _check_run_count(identity: Identity, root: Path, env: Mapping[str, str]) -> None:
-    if identity.operator:
-        return
-    limit = limits(env).runs
-    mine = active_runs(identity, root)
-    if limit is not None and len(mine) + 1 > limit:
-        var = LIMIT_SETTINGS["runs"][0]
-        raise AccessError(f"you have {len(mine)} run(s) queued or running ({', '.join(sorted(mine))}) and this studio "
-                          f"allows {limit:g} per person; stop or cancel one first (the operator can change the limit "
-                          f"with {var})")
-
-
-@contextlib.contextmanager
-def _count_lock(root: Path) -> Iterator[None]:
-    """Count-then-launch under one lock, so two tabs cannot both take a person's last slot."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a+") as f:
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): counts are not serialised
-            yield
-            return
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-# ---- the actions the pages take ------------------------------------------------------------
-def launch_as(identity: Identity, cfg: TrainConfig, name: str, *, root: Path | str | None = None,
-              env: Mapping[str, str] = os.environ, **launch_args: Any) -> RunDir:
-    """``jobs.launch`` for ``identity``: within its limits, recorded as its run."""
-    check_limits(identity, cfg, env)
-    root = Path(root or checkpoints_root()).resolve()
-    with _count_lock(root):
-        _check_run_count(identity, root, env)
-        return jobs.launch(cfg, name, root=root, created_by=identity.id, **launch_args)
-
-
-def stop_as(identity: Identity, name: str, *, root: Path | str | None = None, **stop_args: Any) -> str:
-    run = RunDir.open(name, Path(root or checkpoints_root()))
-    _check(identity, run_owner(run), name, "stop")
-    return jobs.stop(name, root=run.path.parent, **stop_args)
-
-
-def cancel_as(identity: Identity, name: str, *, root: Path | str | None = None) -> str:
-    run = RunDir.open(name, Path(root or checkpoints_root()))
-    _check(identity, run_owner(run), name, "cancel")
-    return jobs.cancel(name, root=run.path.parent)
-
-
-def resume_as(identity: Identity, name: str, *, root: Path | str | None = None,
-              env: Mapping[str, str] = os.environ) -> RunDir:
-    """Resuming queues the run again, so it counts against the person's run limit, and its
-    config is held to today's limits."""
-    root = Path(root or checkpoints_root()).resolve()
-    run = RunDir.open(name, root)
-    _check(identity, run_owner(run), name, "resume")
-    check_limits(identity, run.config(), env)
-    with _count_lock(root):
-        _check_run_count(identity, root, env)
-        return jobs.resume(name, root=root)
-
-
-def record_run_owner(run: RunDir, identity: Identity) -> None:
-    """For runs made without a launch (an imported checkpoint): no trainer writes their status."""
-    run.write_status(created_by=identity.id)
-
-
-def record_dataset_owner(name: str, identity: Identity, root: Path | None = None) -> None:
-    """Write ``created_by`` into the import report of a set the studio just made."""
-    path = Path(root or data_root()) / name / REPORT_FILE
-    report = read_json(path)
-    if report is None:
-        raise DatasetError(f"{name} has no readable {REPORT_FILE}; it was not imported by the studio")
-    atomic_write_json(path, {**report, "created_by": identity.id})
-
-
-def delete_dataset_as(identity: Identity, name: str, root: Path | None = None) -> None:
-    _check(identity, dataset_owner(name, root), name, "delete", "data set")
-    delete_dataset(name, root)
 
 
 # ---- python -m gan_core.access hash --------------------------------------------------------

@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.access import launch_as  # noqa: E402
+from gan_core.ownership import launch_as  # noqa: E402
 from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
 from gan_core.rundir import RunDir, RunError  # noqa: E402

@@ -9,7 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core import access  # noqa: E402
+from gan_core import ownership  # noqa: E402
+from gan_core.access import AccessError  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import DatasetError, import_dataset, list_datasets, load_dataset  # noqa: E402
 from gan_core.importer import data_root  # noqa: E402
@@ -71,7 +72,7 @@ with tab_browse:
         elif info.name == "digits":
             st.caption("scikit-learn's 8×8 handwritten digits: tiny and fast.")
         if info.kind == "imported":
-            owner = access.dataset_owner(info.name)
+            owner = ownership.dataset_owner(info.name)
             not_yours = refusal_note(me, owner, "data set")
             if owner:
                 st.caption(f"Imported by {owner}")
@@ -80,8 +81,8 @@ with tab_browse:
                          "Runs trained on it keep their weights.")
                 if st.button("Delete for good", type="primary", key=f"delete_{info.name}"):
                     try:
-                        access.delete_dataset_as(me, info.name)
-                    except DatasetError as exc:
+                        ownership.delete_dataset_as(me, info.name)
+                    except (DatasetError, AccessError) as exc:
                         st.error(str(exc))
                     else:
                         st.cache_data.clear()
@@ -155,7 +156,7 @@ with tab_import:
                         (src / f"{i:04d}_{safe}").write_bytes(f.getvalue())
                 try:
                     report = import_dataset(src, name)
-                    access.record_dataset_owner(name, me)
+                    ownership.record_dataset_owner(name, me)
                 except DatasetError as exc:
                     st.session_state["import_result"] = ("error", str(exc), [])
                 else:

@@ -8,7 +8,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.access import AccessError, check_limits, launch_as  # noqa: E402
+from gan_core.access import AccessError, check_limits  # noqa: E402
+from gan_core.ownership import launch_as  # noqa: E402
 from gan_core.cli import _FLAG_HELP  # noqa: E402
 from gan_core.config import (AUGMENTS, DEVICES, G_NORMS, LOSSES, MODELS, NORMS, PRESETS, ConfigError,  # noqa: E402
                              TrainConfig, preset_for)

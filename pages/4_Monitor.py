@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_core import access  # noqa: E402
+from gan_core import ownership  # noqa: E402
 from gan_core.rundir import RunDir, RunError  # noqa: E402
 from gan_core.views import state_colour as badge_colour  # noqa: E402
 from gan_core.views import (CHARTS, EVAL_KEYS, MetricsReader, chart_figure, d_output_axis, diversity_trend,  # noqa: E402
@@ -83,7 +83,7 @@ def reader(name: str) -> MetricsReader | None:
 
 def controls(run: RunDir, state: str) -> None:
     mod = jobs()
-    not_yours = refusal_note(me, access.run_owner(run))  # the *_as calls below refuse it anyway
+    not_yours = refusal_note(me, ownership.run_owner(run))  # the *_as calls below refuse it anyway
     b1, b2, b3 = st.columns(3)
     stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
                      disabled=mod is None or state not in ("running",) or bool(not_yours),
@@ -97,13 +97,13 @@ def controls(run: RunDir, state: str) -> None:
                        help=not_yours or "Take a queued run off the queue before it starts.")
     try:
         if stop:
-            access.stop_as(me, run.name, wait=False)
+            ownership.stop_as(me, run.name, wait=False)
             st.toast(f"Stopping {run.name} after its current step …")
         if resume:
-            access.resume_as(me, run.name)
+            ownership.resume_as(me, run.name)
             st.toast(f"Resumed {run.name}")
         if cancel:
-            access.cancel_as(me, run.name)
+            ownership.cancel_as(me, run.name)
             st.toast(f"Cancelled {run.name}")
     except Exception as exc:  # noqa: BLE001 - show what the jobs layer said
         st.error(f"{run.name}: {exc}")
@@ -120,7 +120,7 @@ def header(name: str) -> None:
         h1, h2, h3 = st.columns([1.8, 3, 3.2])
         h1.markdown(f"**{name}** &nbsp;<span class='studio-badge studio-{badge_colour(s['state'])}'>{s['badge']}</span>",
                     unsafe_allow_html=True)
-        owner = access.run_owner(run)
+        owner = ownership.run_owner(run)
         h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px"
                    + (f" · by {owner}" if owner else ""))
         with h2:

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
-from gan_core.access import record_dataset_owner, record_run_owner  # noqa: E402
+from gan_core.ownership import record_dataset_owner, record_run_owner  # noqa: E402
 from gan_core.importer import DatasetError, data_root, validate_name  # noqa: E402
 from gan_core.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
 from gan_core.sample import (class_from_text, class_labels, generate, import_checkpoint, latents_for_seeds,  # noqa: E402
