@@ -39,31 +39,46 @@ def oidc_providers() -> list[str | None]:
     return [name for name, value in auth.items() if hasattr(value, "keys")]
 
 
-def visitor() -> Identity:
-    """Who this session is. Draws the sign-in (and stops the page) until there is someone."""
-    problem = access.settings_problem()
-    if problem:
-        st.error(f"**The studio's access settings need fixing by its operator:** {problem}.", icon=":material/lock:")
-        st.stop()
+def current() -> Identity | None:
+    """The visitor, drawing nothing: None until someone has signed in (or while the
+    operator's settings let nobody in)."""
+    if access.settings_problem():
+        return None
     providers = oidc_providers()
-    token = access.token_configured()
-    if not (providers or token):
-        if not access.exposed(st.get_option("server.address")):
-            return access.local_identity()
-        st.error("**This studio is served to other machines but has no sign-in set up, so it shows nothing.** "
-                 f"Its operator must set `{access.TOKEN_ENV}` (a shared access token) or an OpenID Connect "
-                 "provider in `.streamlit/secrets.toml` `[auth]`; see *Serving to your team* in the README.",
-                 icon=":material/lock:")
-        st.stop()
+    if not (providers or access.token_configured()):
+        return None if access.exposed(st.get_option("server.address")) else access.local_identity()
     signed_in = st.session_state.get(SESSION_KEY)
     if isinstance(signed_in, Identity):
         return signed_in
     if providers and st.user.get("is_logged_in"):
         try:
             return access.oidc_identity(st.user.get("email"), st.user.get("sub"))
-        except AccessError as exc:
-            st.error(str(exc))
-    sign_in_page(token, providers)
+        except AccessError:
+            return None
+    return None
+
+
+def visitor() -> Identity:
+    """Who this session is. Draws the sign-in (and stops the page) until there is someone."""
+    identity = current()
+    if identity is not None:
+        return identity
+    problem = access.settings_problem()
+    providers, token = oidc_providers(), access.token_configured()
+    if problem:
+        st.error(f"**The studio's access settings need fixing by its operator:** {problem}.", icon=":material/lock:")
+    elif not (providers or token):
+        st.error("**This studio is served to other machines but has no sign-in set up, so it shows nothing.** "
+                 f"Its operator must set `{access.TOKEN_ENV}` (a shared access token) or an OpenID Connect "
+                 "provider in `.streamlit/secrets.toml` `[auth]`; see *Serving to your team* in the README.",
+                 icon=":material/lock:")
+    else:
+        if providers and st.user.get("is_logged_in"):  # signed in, but the provider gave no usable identity
+            try:
+                access.oidc_identity(st.user.get("email"), st.user.get("sub"))
+            except AccessError as exc:
+                st.error(str(exc))
+        sign_in_page(token, providers)
     st.stop()
 
 
