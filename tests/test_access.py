@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_env
@@ -33,9 +34,13 @@ ACCESS_ENV = [k for k in os.environ if k.startswith("GAN_STUDIO_") or k.startswi
 
 @pytest.fixture(autouse=True)
 def no_operator_settings(monkeypatch):
-    """Each test starts from an unconfigured studio, whatever the shell exported."""
+    """Each test starts from an unconfigured studio, whatever the shell exported, and
+    leaves Streamlit's error display as it found it (an exposed page turns it off)."""
     for key in ACCESS_ENV:
         monkeypatch.delenv(key, raising=False)
+    shown = st_config.get_option("client.showErrorDetails")
+    yield
+    st_config.set_option("client.showErrorDetails", shown)
 
 
 # ---- the listening socket -------------------------------------------------------------------
@@ -160,6 +165,7 @@ def test_exposed_pages_show_only_the_sign_in(monkeypatch):
         assert not at.exception, page
         assert titles(at) == ["Sign in to GAN Studio"], page
         assert not at.sidebar.caption or "Runs in" not in at.sidebar.caption[0].value
+    assert st_config.get_option("client.showErrorDetails") == "none"  # even under a bare `streamlit run`
 
 
 def test_a_wrong_token_is_refused_and_the_right_one_signs_in(monkeypatch):
@@ -194,6 +200,7 @@ def test_exposed_without_any_sign_in_shows_nothing_but_what_to_set(monkeypatch):
 
 def test_loopback_without_sign_in_is_the_local_operator():
     at = AppTest.from_file(str(ROOT / "pages/1_Home.py"), default_timeout=60).run()
+    assert st_config.get_option("client.showErrorDetails") == "full"  # the operator's own machine: full detail
     assert titles(at) == ["GAN Studio"]
     assert any("Runs in" in c.value for c in at.sidebar.caption)  # the operator sees server paths
 
@@ -299,6 +306,20 @@ def test_limits_name_the_rule_and_the_setting(monkeypatch):
     assert not (Path(os.environ["GAN_CHECKPOINTS"]) / "too-big").exists()
     monkeypatch.setenv("GAN_STUDIO_MAX_STEPS", "lots")
     assert "GAN_STUDIO_MAX_STEPS" in access.settings_problem()
+
+
+def test_train_page_shows_a_visitor_the_limit_and_does_not_launch(monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_EXPOSE", "1")
+    monkeypatch.setenv("GAN_STUDIO_TOKEN", TOKEN)
+    at = AppTest.from_file(str(ROOT / "pages/3_Train.py"), default_timeout=60)
+    at.session_state[SESSION_KEY] = ALICE
+    at.run()
+    at.number_input(key="f_width").set_value(256).run()
+    assert any("GAN_STUDIO_MAX_WIDTH" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Launch training").disabled
+    at.session_state[SESSION_KEY] = BOSS
+    at.run()
+    assert not any("GAN_STUDIO_MAX_WIDTH" in e.value for e in at.error)
 
 
 def test_data_sets_are_deleted_only_by_their_creator(tmp_path):

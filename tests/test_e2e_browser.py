@@ -8,6 +8,7 @@ Screenshots go to ``test-artifacts/screenshots/`` (git-ignored) and, when
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -275,8 +276,10 @@ def test_sign_in_with_the_access_token_in_a_real_browser(tmp_path):
 def test_sign_in_through_an_openid_connect_provider_in_a_real_browser(tmp_path):
     """st.login against a real local OpenID Connect provider (oidc-provider-mock): the
     studio's button leads to the provider, its form signs in, and the studio knows the e-mail."""
-    pytest.importorskip("oidc_provider_mock", reason="needs oidc-provider-mock (requirements-dev.txt)")
-    pytest.importorskip("authlib", reason="st.login needs Authlib (requirements.txt)")
+    for module, why in (("oidc_provider_mock", "oidc-provider-mock (requirements-dev.txt)"),
+                        ("authlib", "Authlib for st.login (requirements.txt)")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"needs {why}")
     provider_port, port = free_port(), free_port()
     provider = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port)],
                                 stdout=open(tmp_path / "provider.log", "wb"), stderr=subprocess.STDOUT,

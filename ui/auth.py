@@ -60,6 +60,9 @@ def current() -> Identity | None:
 
 def visitor() -> Identity:
     """Who this session is. Draws the sign-in (and stops the page) until there is someone."""
+    if access.exposed(st.get_option("server.address")) and st.get_option("client.showErrorDetails") != "none":
+        # tracebacks name server paths; `make serve` sets this at start, this covers a bare `streamlit run`
+        st.set_option("client.showErrorDetails", "none")
     identity = current()
     if identity is not None:
         return identity
