@@ -87,9 +87,12 @@ def _os_user() -> str:
         return str(os.getuid()) if hasattr(os, "getuid") else "user"
 
 
-def oidc_identity(email: str | None, sub: str | None, env: Mapping[str, str] = os.environ) -> Identity:
-    """An OpenID Connect user: their e-mail (lower case), else ``oidc:<sub>``. An operator
-    when that identity is listed in ``GAN_STUDIO_OPERATORS``."""
+def oidc_identity(email: str | None, sub: str | None, env: Mapping[str, str] = os.environ,
+                  email_verified: bool | None = None) -> Identity:
+    """An OpenID Connect user: their e-mail (lower case), else ``oidc:<sub>``; an e-mail the
+    provider says is unverified is not used (it could name an operator). An operator when
+    that identity is listed in ``GAN_STUDIO_OPERATORS``."""
+    email = None if email_verified is False else email
     ident = (email or "").strip().lower() or (f"oidc:{sub}" if sub else "")
     if not ident:
         raise AccessError("the sign-in provider returned neither an e-mail nor a subject; ask the operator to "

@@ -223,6 +223,9 @@ def test_openid_connect_user_is_identified_and_logged_out_sees_the_provider_butt
         at.run()
         assert titles(at) == ["GAN Studio"]
         assert any(email in c.value and (("operator" in c.value) == operator) for c in at.sidebar.caption)
+    unverified = access.oidc_identity("boss@example.com", "u1", {"GAN_STUDIO_OPERATORS": "boss@example.com"},
+                                      email_verified=False)
+    assert unverified == Identity("oidc:u1", "oidc", operator=False)
 
 
 # ---- ownership with real runs ----------------------------------------------------------------
@@ -322,7 +325,9 @@ def test_train_page_shows_a_visitor_the_limit_and_does_not_launch(monkeypatch):
     assert not any("GAN_STUDIO_MAX_WIDTH" in e.value for e in at.error)
 
 
-def test_data_sets_are_deleted_only_by_their_creator(tmp_path):
+def test_data_sets_are_deleted_only_by_their_creator(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STUDIO_EXPOSE", "1")
+    monkeypatch.setenv("GAN_STUDIO_TOKEN", TOKEN)
     src = tmp_path / "pictures"
     src.mkdir()
     for i in range(3):
@@ -334,6 +339,13 @@ def test_data_sets_are_deleted_only_by_their_creator(tmp_path):
         ownership.delete_dataset_as(BOB, "alices-set")
     folder = Path(os.environ["GAN_DATA"]) / "alices-set"
     assert len(list(folder.glob("*.png"))) == 3
+    for who, disabled in ((BOB, True), (ALICE, False)):  # the Data page: Bob's delete is off, and says why
+        at = AppTest.from_file(str(ROOT / "pages/2_Data.py"), default_timeout=60)
+        at.session_state[SESSION_KEY] = who
+        at.run()
+        at.radio(key="data_pick").set_value("alices-set").run()
+        popover = at.get("popover")[0].proto.popover
+        assert popover.disabled == disabled and ("created by alice" in popover.help) == disabled
     ownership.delete_dataset_as(ALICE, "alices-set")
     assert not folder.exists()
 

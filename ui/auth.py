@@ -52,7 +52,7 @@ def current() -> Identity | None:
         return signed_in
     if providers and st.user.get("is_logged_in"):
         try:
-            return access.oidc_identity(st.user.get("email"), st.user.get("sub"))
+            return access.oidc_identity(st.user.get("email"), st.user.get("sub"), email_verified=st.user.get("email_verified"))
         except AccessError:
             return None
     return None
@@ -78,7 +78,7 @@ def visitor() -> Identity:
     else:
         if providers and st.user.get("is_logged_in"):  # signed in, but the provider gave no usable identity
             try:
-                access.oidc_identity(st.user.get("email"), st.user.get("sub"))
+                access.oidc_identity(st.user.get("email"), st.user.get("sub"), email_verified=st.user.get("email_verified"))
             except AccessError as exc:
                 st.error(str(exc))
         sign_in_page(token, providers)
