@@ -23,6 +23,9 @@ def studio_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_CHECKPOINTS", str(ckpt))
     monkeypatch.setenv("GAN_DATA", str(data))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for key in ("GAN_STUDIO_EXPOSE", "GAN_STUDIO_TOKEN", "GAN_STUDIO_TOKEN_HASH", "GAN_STUDIO_OPERATOR_TOKEN",
+                "GAN_STUDIO_OPERATOR_TOKEN_HASH", "STREAMLIT_SERVER_ADDRESS"):  # a served studio's shell: pages would ask for sign-in
+        monkeypatch.delenv(key, raising=False)
     return ckpt, data
 
 
