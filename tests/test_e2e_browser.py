@@ -262,6 +262,8 @@ def test_sign_in_with_the_access_token_in_a_real_browser(tmp_path):
     with running_studio(tmp_path, env) as (url, _), chromium() as page:
         page.goto(url + "/Monitor")
         page.get_by_text("Sign in to GAN Studio").wait_for()
+        settle(page)
+        shoot(page, "sign-in")
         assert page.locator('[data-testid="stSidebarNav"]').count() == 0
         assert page.get_by_text("No runs to monitor yet").count() == 0
         sign_in_with_token(page, "alice", SIGN_IN_TOKEN[:-1] + "x")

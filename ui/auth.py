@@ -86,28 +86,30 @@ def visitor() -> Identity:
 
 
 def sign_in_page(token: bool, providers: list[str | None]) -> None:
-    st.title("Sign in to GAN Studio")
-    st.caption("This studio is shared: sign in so your runs and data sets carry your name, "
-               "and only you (or an operator) can stop, resume or delete them.")
-    if providers:
-        for provider in providers:
-            label = f"Sign in with {provider}" if provider else "Sign in with your organisation's account"
-            if st.button(label, icon=":material/login:", key=f"login_{provider or 'default'}", type="primary"):
-                if provider:
-                    st.login(provider)
-                else:
-                    st.login()
-    if token:
+    """The sign-in form (a narrow column: two fields do not need the wide layout)."""
+    with st.columns([1, 1.3])[0]:
+        st.title("Sign in to GAN Studio")
+        st.caption("This studio is shared: sign in so your runs and data sets carry your name, "
+                   "and only you (or an operator) can stop, resume or delete them.")
         if providers:
-            st.markdown("or with the studio's access token:")
-        with st.form("sign_in", clear_on_submit=True):
-            name = st.text_input("Your name", key="sign_in_name", max_chars=40,
-                                 help="Letters, digits, '.', '_' or '-'. Shown on what you create.")
-            secret = st.text_input("Access token", type="password", key="sign_in_token", max_chars=200,
-                                   help="The studio's operator gives it out.")
-            submitted = st.form_submit_button("Sign in", icon=":material/key:")
-        if submitted:
-            _try_token(name, secret)
+            for provider in providers:
+                label = f"Sign in with {provider}" if provider else "Sign in with your organisation's account"
+                if st.button(label, icon=":material/login:", key=f"login_{provider or 'default'}", type="primary"):
+                    if provider:
+                        st.login(provider)
+                    else:
+                        st.login()
+        if token:
+            if providers:
+                st.markdown("or with the studio's access token:")
+            with st.form("sign_in", clear_on_submit=True):
+                name = st.text_input("Your name", key="sign_in_name", max_chars=40,
+                                     help="Letters, digits, '.', '_' or '-'. Shown on what you create.")
+                secret = st.text_input("Access token", type="password", key="sign_in_token", max_chars=200,
+                                       help="The studio's operator gives it out.")
+                submitted = st.form_submit_button("Sign in", icon=":material/key:")
+            if submitted:
+                _try_token(name, secret)
 
 
 def _client() -> str:
@@ -119,6 +121,8 @@ def _client() -> str:
 
 def _try_token(name: str, secret: str) -> None:
     client, now = _client(), time.monotonic()
+    for address in [a for a, times in _failures.items() if not times or now - times[-1] > _GUESS_WINDOW_S]:
+        del _failures[address]  # forget quiet addresses: many guessers cost no lasting memory
     recent = _failures[client]
     while recent and now - recent[0] > _GUESS_WINDOW_S:
         recent.popleft()
