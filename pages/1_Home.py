@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.ownership import launch_as  # noqa: E402
+from gan_core.ownership import launch_as, run_owner  # noqa: E402
 from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
 from gan_core.rundir import RunDir, RunError  # noqa: E402
@@ -71,7 +71,9 @@ else:
 
     @st.fragment(run_every=env_refresh_s(3.0) * 2 if any_active else None)
     def runs_table() -> None:
-        rows = runs_table_rows(runs_safe())
+        shown = runs_safe()
+        owners = {r.name: run_owner(r) for r in shown}
+        rows = [{"Run": row["Run"], "By": owners.get(row["Run"]) or "", **row} for row in runs_table_rows(shown)]
         for row in rows:
             row["Progress"] = round(100 * float(row["Progress"] or 0.0))
         event = st.dataframe(
@@ -92,6 +94,7 @@ else:
                 "Model": st.column_config.TextColumn("Model", width=165),
                 "Latest sample": st.column_config.ImageColumn("Latest sample", width=170),
                 "Started": st.column_config.TextColumn("Started", width=80),
+                "By": st.column_config.TextColumn("By", width=110, help="Who started the run"),
                 "Note": st.column_config.TextColumn("Note", width=220),
             },
         )
