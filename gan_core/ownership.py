@@ -15,9 +15,14 @@ from typing import Any, Iterator, Mapping
 
 from . import jobs
 from .access import LIMIT_SETTINGS, AccessError, Identity, check, check_limits, limits
-from .config import TrainConfig
+from .config import NAME_PATTERN, TrainConfig
 from .importer import REPORT_FILE, DatasetError, data_root, delete_dataset
 from .rundir import RunDir, atomic_write_json, checkpoints_root, list_runs, read_json
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 ACTIVE_STATES = ("queued", "running", "stopping")
 LOCK_NAME = ".access.lock"
@@ -30,6 +35,8 @@ def run_owner(run: RunDir) -> str | None:
 
 
 def dataset_owner(name: str, root: Path | None = None) -> str | None:
+    if not NAME_PATTERN.match(name or ""):
+        return None  # not a plain folder name: never a path outside the data root
     report = read_json(Path(root or data_root()) / name / REPORT_FILE)
     owner = (report or {}).get("created_by")
     return owner if isinstance(owner, str) and owner else None
@@ -58,9 +65,7 @@ def _count_lock(root: Path) -> Iterator[None]:
     """Count-then-launch under one lock, so two tabs cannot both take a person's last slot."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK_NAME, "a+") as f:
-        try:
-            import fcntl
-        except ImportError:  # no flock (Windows): counts are not serialised
+        if fcntl is None:  # no flock (Windows): counts are not serialised
             yield
             return
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
