@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import ROOT, run_env
 from gan_core import access, jobs, ownership
 from gan_core.access import AccessError, Identity
+from gan_core.config import PRESETS, TrainConfig, preset_for
 from gan_core.importer import import_dataset
 from gan_core.rundir import RunDir
 from test_jobs import reap_jobs, tiny_cfg, wait_final, wait_for  # noqa: F401 - reap_jobs: autouse fixture
@@ -298,6 +299,8 @@ def test_limits_name_the_rule_and_the_setting(monkeypatch):
     with pytest.raises(AccessError, match="GAN_STUDIO_MAX_BATCH"):
         access.check_limits(ALICE, tiny_cfg(batch_size=512))
     access.check_limits(BOSS, tiny_cfg(width=256, minutes=600))  # not for operators
+    for preset in PRESETS:  # every recipe the studio offers (Quick start's too) fits the default limits
+        access.check_limits(ALICE, TrainConfig.from_dict(preset_for(preset)))
     monkeypatch.setenv("GAN_STUDIO_MAX_WIDTH", "none")
     monkeypatch.setenv("GAN_STUDIO_MAX_RESOLUTION", "16")
     access.check_limits(ALICE, tiny_cfg(width=256))
