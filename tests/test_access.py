@@ -345,8 +345,8 @@ def test_data_sets_are_deleted_only_by_their_creator(tmp_path, monkeypatch):
     for who, disabled in ((BOB, True), (ALICE, False)):  # the Data page: Bob's delete is off, and says why
         at = AppTest.from_file(str(ROOT / "pages/2_Data.py"), default_timeout=60)
         at.session_state[SESSION_KEY] = who
+        at.session_state["data_pick"] = "alices-set"  # not the default set: no Fashion-MNIST preview to load
         at.run()
-        at.radio(key="data_pick").set_value("alices-set").run()
         popover = at.get("popover")[0].proto.popover
         assert popover.disabled == disabled and ("created by alice" in popover.help) == disabled
     ownership.delete_dataset_as(ALICE, "alices-set")
