@@ -9,12 +9,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core import ownership  # noqa: E402
-from gan_core.access import AccessError  # noqa: E402
+from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import DatasetError, import_dataset, list_datasets, load_dataset  # noqa: E402
-from gan_core.importer import data_root  # noqa: E402
-from gan_core.sample import image_grid  # noqa: E402
+from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup  # noqa: E402
 

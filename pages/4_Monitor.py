@@ -10,14 +10,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_core import ownership  # noqa: E402
-from gan_core.rundir import RunDir, RunError  # noqa: E402
-from gan_core.views import state_colour as badge_colour  # noqa: E402
-from gan_core.views import (CHARTS, EVAL_KEYS, MetricsReader, chart_figure, d_output_axis, diversity_trend,  # noqa: E402
-                            duration_text, health_warnings, healthy_note, is_active, log_tail_text,
-                            point_count, run_state, run_summary, split_records, variety_figure)
+from gan_core.access import ownership  # noqa: E402
+from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
+from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
+from gan_core.runs.states import RunState  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
-from ui.common import env_refresh_s, go, jobs, open_run, page_setup, runs_safe  # noqa: E402
+from ui.charts import CHARTS, EVAL_KEYS, chart_figure, d_output_axis, point_count, variety_figure  # noqa: E402
+from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
+from ui.runs_table import log_tail_text, run_summary  # noqa: E402
+from ui.status import duration_text, is_active, run_state  # noqa: E402
+from ui.status import state_colour as badge_colour  # noqa: E402
+from ui.common import env_refresh_s, go, open_run, page_setup, runs_safe  # noqa: E402
 
 me = page_setup("Monitor")
 st.title("Monitor")
@@ -81,20 +84,35 @@ def reader(name: str) -> MetricsReader | None:
     return readers[name]
 
 
+BUTTONS = {  # action -> (label, icon, what it does)
+    "stop": ("Stop", ":material/stop_circle:", "Finish the current step, write a checkpoint, then stop. Resume later."),
+    "resume": ("Resume", ":material/play_circle:", "Continue from the newest checkpoint in the background."),
+    "cancel": ("Cancel", ":material/cancel:", "Take a queued run off the queue before it starts."),
+}
+
+
+def action_button(col, run: RunDir, state: str, action: str, not_yours: str | None) -> bool:
+    """Enabled only when the run's state allows ``action`` and the visitor may act on the
+    run; the tooltip says which of the two stands in the way."""
+    label, icon, what = BUTTONS[action]
+    allowed = RunState.permits(state, action)
+    if not_yours:
+        why = not_yours
+    elif not allowed:
+        states = " or ".join(s.value for s in RunState if s.allows(action))
+        why = f"{label} is for {states} runs; this one is {state}."
+    else:
+        why = what
+    return col.button(label, icon=icon, key=f"{action}_{run.name}", width="stretch",
+                      disabled=not allowed or bool(not_yours), help=why)
+
+
 def controls(run: RunDir, state: str) -> None:
-    mod = jobs()
     not_yours = refusal_note(me, ownership.run_owner(run))  # the *_as calls below refuse it anyway
     b1, b2, b3 = st.columns(3)
-    stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=mod is None or state not in ("running",) or bool(not_yours),
-                     help=not_yours or "Finish the current step, write a checkpoint, then stop. Resume later.")
-    resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=mod is None or state not in ("stopped", "crashed", "failed", "diverged", "cancelled")
-                       or bool(not_yours),
-                       help=not_yours or "Continue from the newest checkpoint in the background.")
-    cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=mod is None or state not in ("queued", "created") or bool(not_yours),
-                       help=not_yours or "Take a queued run off the queue before it starts.")
+    stop = action_button(b1, run, state, "stop", not_yours)
+    resume = action_button(b2, run, state, "resume", not_yours)
+    cancel = action_button(b3, run, state, "cancel", not_yours)
     try:
         if stop:
             ownership.stop_as(me, run.name, wait=False)

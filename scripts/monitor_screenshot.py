@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from monitor_overhead import free_port, start_streamlit  # noqa: E402
 
-from gan_core import jobs  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.config import TrainConfig, preset_for  # noqa: E402
 
 

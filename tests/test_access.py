@@ -18,11 +18,12 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, run_env
-from gan_core import access, jobs, ownership
-from gan_core.access import AccessError, Identity
+from gan_core import access
+from gan_core.access import AccessError, Identity, ownership
 from gan_core.config import PRESETS, TrainConfig, preset_for
-from gan_core.importer import import_dataset
-from gan_core.rundir import RunDir
+from gan_core.data.importer import import_dataset
+from gan_core.jobs import manager as jobs
+from gan_core.runs.rundir import RunDir
 from test_jobs import reap_jobs, tiny_cfg, wait_final, wait_for  # noqa: F401 - reap_jobs: autouse fixture
 from ui.auth import SESSION_KEY
 
@@ -250,6 +251,10 @@ def test_a_visitor_cannot_stop_anothers_run(monkeypatch):
         stop_button = next(b for b in at.button if b.label == "Stop")
         assert stop_button.disabled == disabled
         assert ("Not yours" in (stop_button.help or "")) == disabled
+        resume_button = next(b for b in at.button if b.label == "Resume")  # the state says no to everyone
+        assert resume_button.disabled
+        assert ("this one is running" in resume_button.help) == (not disabled)  # the tooltip gives the real reason
+        assert ("Not yours" in resume_button.help) == disabled
 
     assert ownership.stop_as(BOSS, "alices", wait=True, timeout=60) == "stopped"  # an operator may act on all
     with pytest.raises(AccessError, match="cannot resume"):

@@ -68,8 +68,8 @@ def running_studio(tmp_path, env_extra: dict[str, str] | None = None, args: tupl
     finally:
         os.environ["GAN_CHECKPOINTS"] = env["GAN_CHECKPOINTS"]
         try:
-            from gan_core import jobs
-            from gan_core.rundir import list_runs
+            from gan_core.jobs import manager as jobs
+            from gan_core.runs.rundir import list_runs
 
             for run in list_runs(tmp_path / "checkpoints"):
                 if jobs.status(run.name, root=tmp_path / "checkpoints")["state"] in ("running", "queued", "stopping"):
@@ -195,10 +195,11 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             page.goto(url + "/Train")
             page.get_by_role("button", name="Launch training").wait_for()
             settle(page)
-            pick(page, "data set", "shapes")
-            pick(page, "resolution", "16")
-            for label, value in (("width", 8), ("z dim", 16), ("batch size", 16), ("steps", 4000),
-                                 ("log every", 5), ("sample every", 25), ("checkpoint every", 50), ("threads", 1)):
+            pick(page, "Data set", "shapes")
+            pick(page, "Image size (px)", "16")
+            for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
+                                 ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
+                                 ("Checkpoint every (steps)", 50), ("CPU threads", 1)):
                 fill(page, label, value)
             name_box = page.get_by_role("textbox", name="Run name")
             name_box.fill("e2e-shapes")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gan_core import data
-from gan_core.importer import (
+from gan_core.data.importer import (
     DatasetError,
     ImportReport,
     SkipFile,
