@@ -17,7 +17,7 @@ from PIL import Image
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_env
+from conftest import ROOT, run_env, stop_process
 from gan_core import access
 from gan_core.access import AccessError, Identity, ownership
 from gan_core.config import PRESETS, TrainConfig, preset_for
@@ -80,15 +80,6 @@ def start(cmd: list[str], tmp_path: Path, **env_extra: str) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.mark.parametrize("how", ["streamlit run app.py", "make app (python -m ui.serve)"])
 def test_the_app_listens_on_loopback_only_by_default(how, tmp_path):
     port = free_port()
@@ -100,7 +91,7 @@ def test_the_app_listens_on_loopback_only_by_default(how, tmp_path):
         time.sleep(0.5)  # a second bind (IPv6, all interfaces) would follow the first at once
         assert sorted(set(listening(port))) == ["127.0.0.1"], addresses
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def test_exposing_without_a_sign_in_refuses_to_start(tmp_path):
@@ -127,7 +118,7 @@ def test_exposed_server_refuses_a_wrong_host_and_shows_visitors_no_tracebacks(tm
         cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")
         assert b"--client.showErrorDetails" in cmdline and cmdline[cmdline.index(b"--client.showErrorDetails") + 1] == b"none"
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def handshake(port: int, host: str) -> int:

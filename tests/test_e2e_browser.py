@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
@@ -75,11 +77,7 @@ def running_studio(tmp_path, env_extra: dict[str, str] | None = None, args: tupl
                 if jobs.status(run.name, root=tmp_path / "checkpoints")["state"] in ("running", "queued", "stopping"):
                     jobs.stop(run.name, timeout=20, wait=True, root=tmp_path / "checkpoints")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
             log.close()
 
 
@@ -166,84 +164,75 @@ def logged_points(page) -> int:
 
 def test_train_monitor_generate_in_a_real_browser(studio):
     url, tmp = studio
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(30_000)
+    with chromium() as page:
+        # A fresh server visited straight at a page (a bookmark): the studio's navigation,
+        # not Streamlit's pages/-folder listing (which would also list helper modules)
+        page.goto(url + "/Monitor")
+        page.get_by_text("No runs to monitor yet").wait_for()
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        nav.get_by_text("Super-resolve").wait_for()
+        assert "restore common" not in nav.inner_text().lower()
 
-            # A fresh server visited straight at a page (a bookmark): the studio's navigation,
-            # not Streamlit's pages/-folder listing (which would also list helper modules)
-            page.goto(url + "/Monitor")
-            page.get_by_text("No runs to monitor yet").wait_for()
-            nav = page.locator('[data-testid="stSidebarNav"]')
-            nav.get_by_text("Super-resolve").wait_for()
-            assert "restore common" not in nav.inner_text().lower()
+        page.goto(url)
+        page.get_by_text("No runs yet").wait_for()
+        settle(page)
+        shoot(page, "home-empty")
 
-            page.goto(url)
-            page.get_by_text("No runs yet").wait_for()
-            settle(page)
-            shoot(page, "home-empty")
+        page.goto(url + "/Data")
+        page.get_by_text("Images per class").first.wait_for()
+        settle(page)
+        shoot(page, "data")
 
-            page.goto(url + "/Data")
-            page.get_by_text("Images per class").first.wait_for()
-            settle(page)
-            shoot(page, "data")
+        page.goto(url + "/Train")
+        page.get_by_role("button", name="Launch training").wait_for()
+        settle(page)
+        pick(page, "Data set", "shapes")
+        pick(page, "Image size (px)", "16")
+        for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
+                             ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
+                             ("Checkpoint every (steps)", 50), ("CPU threads", 1)):
+            fill(page, label, value)
+        name_box = page.get_by_role("textbox", name="Run name")
+        name_box.fill("e2e-shapes")
+        name_box.press("Enter")
+        settle(page)
+        page.get_by_text("Ready:").wait_for()
+        page.mouse.wheel(0, -5000)
+        page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+        time.sleep(0.5)
+        shoot(page, "train")
+        page.get_by_role("button", name="Launch training").click()
 
-            page.goto(url + "/Train")
-            page.get_by_role("button", name="Launch training").wait_for()
-            settle(page)
-            pick(page, "Data set", "shapes")
-            pick(page, "Image size (px)", "16")
-            for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
-                                 ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
-                                 ("Checkpoint every (steps)", 50), ("CPU threads", 1)):
-                fill(page, label, value)
-            name_box = page.get_by_role("textbox", name="Run name")
-            name_box.fill("e2e-shapes")
-            name_box.press("Enter")
-            settle(page)
-            page.get_by_text("Ready:").wait_for()
-            page.mouse.wheel(0, -5000)
-            page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
-            time.sleep(0.5)
-            shoot(page, "train")
-            page.get_by_role("button", name="Launch training").click()
-
-            # Monitor: the charts gain points while the run trains
-            page.wait_for_url(re.compile(r".*/Monitor"), timeout=30_000)
-            page.locator("text=/[1-9]\\d* logged points/").first.wait_for(timeout=90_000)
-            first = logged_points(page)
-            deadline = time.time() + 60
-            later = first
-            while time.time() < deadline and later <= first:
-                time.sleep(1)
-                later = logged_points(page)
-            assert later > first, f"the charts stayed at {first} points"
-            assert page.locator(".js-plotly-plot").count() >= 5
-            page.get_by_text("Are my curves normal?").wait_for()
-            wait_charts_drawn(page)
-            shoot(page, "monitor")
-
-            # Generate: a grid of samples once the run has a checkpoint
-            deadline = time.time() + 90
-            while time.time() < deadline and not list((tmp / "checkpoints" / "e2e-shapes" / "weights").glob("*.json")):
-                time.sleep(0.5)
-            page.goto(url + "/Generate")
-            page.get_by_text("seed 0 ·").first.wait_for(timeout=60_000)
-            settle(page)
-            assert page.locator('[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img').count() >= 16
-            shoot(page, "generate")
-
-            page.goto(url)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for()
-            settle(page)
+        # Monitor: the charts gain points while the run trains
+        page.wait_for_url(re.compile(r".*/Monitor"), timeout=30_000)
+        page.locator("text=/[1-9]\\d* logged points/").first.wait_for(timeout=90_000)
+        first = logged_points(page)
+        deadline = time.time() + 60
+        later = first
+        while time.time() < deadline and later <= first:
             time.sleep(1)
-            shoot(page, "home")
-        finally:
-            browser.close()
+            later = logged_points(page)
+        assert later > first, f"the charts stayed at {first} points"
+        assert page.locator(".js-plotly-plot").count() >= 5
+        page.get_by_text("Are my curves normal?").wait_for()
+        wait_charts_drawn(page)
+        shoot(page, "monitor")
+
+        # Generate: a grid of samples once the run has a checkpoint
+        deadline = time.time() + 90
+        while time.time() < deadline and not list((tmp / "checkpoints" / "e2e-shapes" / "weights").glob("*.json")):
+            time.sleep(0.5)
+        page.goto(url + "/Generate")
+        page.get_by_text("seed 0 ·").first.wait_for(timeout=60_000)
+        settle(page)
+        assert page.locator('[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img').count() >= 16
+        shoot(page, "generate")
+
+        page.goto(url)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        settle(page)
+        time.sleep(1)
+        shoot(page, "home")
 
 
 SIGN_IN_TOKEN = "e2e-team-token-0123456789"
@@ -318,8 +307,4 @@ def test_sign_in_through_an_openid_connect_provider_in_a_real_browser(tmp_path):
             page.locator('[data-testid="stSidebar"]').get_by_text("alice@example.com").wait_for()
             assert page.locator('[data-testid="stSidebar"]').get_by_text("operator").count() == 0
     finally:
-        provider.terminate()
-        try:
-            provider.wait(10)
-        except subprocess.TimeoutExpired:
-            provider.kill()
+        stop_process(provider)

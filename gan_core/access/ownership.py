@@ -11,20 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from gan_core.access.identity import AccessError, Identity, check
 from gan_core.access.limits import LIMIT_SETTINGS, check_limits, limits
 from gan_core.config import TrainConfig
 from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root, delete_dataset
 from gan_core.jobs import manager as jobs
+from gan_core.jobs.scheduler import file_lock
 from gan_core.runs.rundir import RunDir, atomic_write_json, checkpoints_root, list_runs, read_json
 from gan_core.runs.states import RunState
-
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
 
 ACTIVE_STATES = (RunState.QUEUED, RunState.RUNNING, RunState.STOPPING)  # they hold (or wait for) a slot
 LOCK_NAME = ".access.lock"
@@ -62,19 +58,10 @@ def _check_run_count(identity: Identity, root: Path, env: Mapping[str, str]) -> 
                           f"with {var})")
 
 
-@contextlib.contextmanager
-def _count_lock(root: Path) -> Iterator[None]:
-    """Count-then-launch under one lock, so two tabs cannot both take a person's last slot."""
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a+") as f:
-        if fcntl is None:  # no flock (Windows): counts are not serialised
-            yield
-            return
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+def _count_lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    """Count-then-launch under one lock, so two tabs cannot both take a person's last slot
+    (its own file: ``jobs.launch`` takes the scheduler's lock inside it)."""
+    return file_lock(root / LOCK_NAME)
 
 
 # ---- the actions the pages take ------------------------------------------------------------
