@@ -18,6 +18,7 @@ from gan_core.data import list_datasets  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
 from ui.status import default_run_name  # noqa: E402
+from ui.sweep_form import sweep_section  # noqa: E402
 
 me = page_setup("Train")
 st.title("Train a GAN")
@@ -209,3 +210,5 @@ if launch and valid:
         st.error(f"Could not launch: {exc}")
     else:
         go("monitor", monitor_select=[name], flash=f"Launched **{name}**.")
+
+sweep_section(cfg if not set(errors) - {"run_name"} else None, FIELDS, me)  # a sweep names its own runs

@@ -11,6 +11,7 @@ import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gan_core.access import ownership  # noqa: E402
+from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
@@ -311,5 +312,10 @@ for name in selected:
     header(name)
 live_charts()
 
-if st.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
+b1, b2, _ = st.columns([1, 1, 2])
+if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
+b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names)).encode("utf-8"),
+                   file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",
+                   key="monitor_report", help="One HTML file of the selected runs (samples, curves, metrics, config, "
+                                              "model card) that opens offline; built when you click.")

@@ -22,6 +22,7 @@ from gan_core import access
 from gan_core.access import AccessError, Identity, ownership
 from gan_core.config import PRESETS, TrainConfig, preset_for
 from gan_core.data.importer import import_dataset
+from gan_core.experiments.sweep import expand
 from gan_core.jobs import manager as jobs
 from gan_core.runs.rundir import RunDir
 from test_jobs import reap_jobs, tiny_cfg, wait_final, wait_for  # noqa: F401 - reap_jobs: autouse fixture
@@ -283,6 +284,19 @@ def test_the_per_person_run_limit_holds_even_when_launches_race(monkeypatch):
     # A slot frees when one of Alice's runs ends
     assert ownership.cancel_as(ALICE, next(n for n in launched if jobs.status(n)["state"] == "queued")) == "cancelled"
     assert ownership.launch_as(ALICE, tiny_cfg(), "alice-again").name == "alice-again"
+
+
+def test_a_sweep_counts_every_run_against_the_limit_and_is_refused_whole(monkeypatch, studio_dirs):
+    monkeypatch.setenv("GAN_MAX_JOBS", "1")
+    monkeypatch.setenv("GAN_STUDIO_MAX_RUNS_PER_PERSON", "2")
+    base = tiny_cfg(steps=10).to_dict()
+    with pytest.raises(AccessError, match="3 more would make 3 and this studio allows 2 per person"):
+        ownership.queue_sweep_as(ALICE, expand(base, [("lr_d", ["1e-4", "2e-4", "4e-4"])], 1, "big"))
+    with pytest.raises(AccessError, match="GAN_STUDIO_MAX_WIDTH"):
+        ownership.queue_sweep_as(ALICE, expand({**base, "width": 256}, [("lr_d", ["1e-4"])], 1, "wide"))
+    assert list(studio_dirs[0].glob("*")) in ([], [studio_dirs[0] / ownership.LOCK_NAME])  # nothing queued
+    runs = ownership.queue_sweep_as(ALICE, expand(base, [("lr_d", ["1e-4", "2e-4"])], 1, "small"))
+    assert [r.read_status()["created_by"] for r in runs] == ["alice", "alice"]
 
 
 def test_limits_name_the_rule_and_the_setting(monkeypatch):

@@ -144,6 +144,10 @@ def test_page_renders_in_every_state(page, state, state_env):
             assert len(captions) == 16 and captions[0].startswith("seed 0")
         else:
             assert "Nothing to generate from yet" in body
+    elif page == "augment":
+        assert "No labs yet" in body
+        assert at.button[0].label == "Launch lab"
+        assert ("shapes-finished" in at.selectbox(key="aug_reuse").options) == (state == "finished")
 
 
 def test_train_explains_invalid_values_inline_and_blocks_launch(state_env):

@@ -1,4 +1,4 @@
-"""gan_core.importer: hostile archives and folders, clean imports, names, deletion."""
+"""gan_core.data.importer: hostile archives and folders, clean imports, names, deletion."""
 import io
 import json
 import os

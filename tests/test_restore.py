@@ -1,4 +1,4 @@
-"""Inpainting and super-resolution (gan_core.restore, gan_core.restore_models, gan_core.masks)
+"""Inpainting and super-resolution (gan_core.restore, runtypes.restoration, data.masks)
 on the procedural shapes set with seconds-long runs: every method from the CLI, batch
 folders, empty and full masks, size and channel mismatches, and the two run types."""
 from __future__ import annotations

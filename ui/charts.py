@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gan_core.runs.readout import CHARTS, d_output_axis  # noqa: F401 - Monitor reads them from here
 from ui.health import DiversityTrend
 
 
@@ -34,14 +35,6 @@ def ema_smooth(values: list[float], weight: float) -> list[float]:
     return out
 
 
-# Chart groups for Monitor: (title, [(key, label)], y-axis title)
-CHARTS: list[tuple[str, list[tuple[str, str]], str]] = [
-    ("Losses", [("loss_d", "loss D"), ("loss_g", "loss G")], "loss"),
-    ("D(x) and D(G(z))", [("d_real", "D(x) real"), ("d_fake", "D(G(z)) fake")], "D's output as a probability"),
-    ("D's accuracy", [("acc_real", "on real"), ("acc_fake", "on fake")], "share judged right"),
-    ("Gradient norms", [("grad_norm_d", "‖∇D‖"), ("grad_norm_g", "‖∇G‖")], "L2 norm"),
-    ("Speed", [("images_per_s", "images/s")], "images per second"),
-]
 EVAL_KEYS = [("fid", "FID (lower is better)"), ("kid_mean", "KID (lower is better)"),
              ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),
              ("class_accuracy", "class accuracy")]
@@ -113,15 +106,6 @@ def variety_figure(trend: "DiversityTrend"):
     return chart_figure("Sample variety (mean pairwise distance of the grid)", [("variety", "variety")],
                         {"grid": [{"step": s, "variety": v} for s, v in zip(trend.steps, trend.values)]},
                         y_title="distance", height=260)
-
-
-def d_output_axis(loss: str) -> tuple[str, float | None, str]:
-    """How to read the D(x)/D(G(z)) chart for a loss: (y title, reference line, its label)."""
-    if loss in ("minimax", "nonsaturating"):
-        return "D's output as a probability", 0.5, "0.5: G fools D"
-    if loss == "lsgan":
-        return "D's mean score (target: real 1, fake 0)", 0.5, "0.5: undecided"
-    return "D's mean raw score (real > 0 > fake)", 0.0, "0: undecided"
 
 
 def point_count(runs: dict[str, list[dict[str, Any]]]) -> int:

@@ -27,6 +27,8 @@ PAGES = {
     "train": "pages/3_Train.py",
     "monitor": "pages/4_Monitor.py",
     "generate": "pages/7_Generate.py",
+    "compare": "pages/8_Compare.py",
+    "augment": "pages/9_Augment.py",
 }
 
 _CSS = """

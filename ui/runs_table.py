@@ -122,5 +122,3 @@ def log_tail_text(run: RunDir, lines: int = 200) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
-
-

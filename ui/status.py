@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.jobs.manager import run_state as jobs_state
+from gan_core.runs.readout import duration_text  # noqa: F401 - the pages' times in words in one place
 from gan_core.runs.rundir import RunDir
 from gan_core.runs.states import RunState
 
@@ -69,17 +70,6 @@ def eta_text(seconds: float | None) -> str:
         return f"about {round(seconds / 60)} min left"
     hours, minutes = divmod(round(seconds / 60), 60)
     return f"about {hours} h {minutes:02d} min left"
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {(seconds % 3600) // 60:02d}m"
 
 
 def age_text(timestamp: float | None, now: float | None = None) -> str:

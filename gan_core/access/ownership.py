@@ -17,6 +17,7 @@ from gan_core.access.identity import AccessError, Identity, check
 from gan_core.access.limits import LIMIT_SETTINGS, check_limits, limits
 from gan_core.config import TrainConfig
 from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root, delete_dataset
+from gan_core.experiments import sweep
 from gan_core.jobs import manager as jobs
 from gan_core.jobs.scheduler import file_lock
 from gan_core.runs.rundir import RunDir, atomic_write_json, checkpoints_root, list_runs, read_json
@@ -46,16 +47,16 @@ def active_runs(identity: Identity, root: Path | None = None) -> list[str]:
             if run_owner(r) == identity.id and RunState.of(jobs.run_state(r)) in ACTIVE_STATES]
 
 
-def _check_run_count(identity: Identity, root: Path, env: Mapping[str, str]) -> None:
+def _check_run_count(identity: Identity, root: Path, env: Mapping[str, str], adding: int = 1) -> None:
     if identity.operator:
         return
     limit = limits(env).runs
     mine = active_runs(identity, root)
-    if limit is not None and len(mine) + 1 > limit:
+    if limit is not None and len(mine) + adding > limit:
         var = LIMIT_SETTINGS["runs"][0]
-        raise AccessError(f"you have {len(mine)} run(s) queued or running ({', '.join(sorted(mine))}) and this studio "
-                          f"allows {limit:g} per person; stop or cancel one first (the operator can change the limit "
-                          f"with {var})")
+        raise AccessError(f"you have {len(mine)} run(s) queued or running ({', '.join(sorted(mine)) or 'none'}), "
+                          f"{adding} more would make {len(mine) + adding} and this studio allows {limit:g} per person; "
+                          f"stop or cancel one first (the operator can change the limit with {var})")
 
 
 def _count_lock(root: Path) -> contextlib.AbstractContextManager[None]:
@@ -73,6 +74,18 @@ def launch_as(identity: Identity, cfg: TrainConfig, name: str, *, root: Path | s
     with _count_lock(root):
         _check_run_count(identity, root, env)
         return jobs.launch(cfg, name, root=root, created_by=identity.id, **launch_args)
+
+
+def queue_sweep_as(identity: Identity, plan: list[tuple[str, TrainConfig]], *, root: Path | str | None = None,
+                   env: Mapping[str, str] = os.environ) -> list[RunDir]:
+    """``experiments.sweep.queue`` for ``identity``: every run within its limits, and all of
+    them counted against its runs at once (refused whole, nothing queued)."""
+    for _, cfg in plan:
+        check_limits(identity, cfg, env)
+    root = Path(root or checkpoints_root()).resolve()
+    with _count_lock(root):
+        _check_run_count(identity, root, env, adding=len(plan))
+        return sweep.queue(plan, root, created_by=identity.id)
 
 
 def stop_as(identity: Identity, name: str, *, root: Path | str | None = None, **stop_args: Any) -> str:

@@ -71,5 +71,3 @@ def cmd_train(argv: list[str]) -> int:
         print(f"error: run ended {state}: {run.read_status().get('error')}", file=sys.stderr)
         return 1
     return 0
-
-

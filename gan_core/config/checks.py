@@ -18,7 +18,8 @@ NORMS = ("batch", "none")
 G_NORMS = ("batch", "conditional", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AUGMENTS = ("color", "translation", "cutout")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$")  # '=': sweep runs, e.g. s1-lr_d=2e-4-s0
+MAX_TAGS = 8
 
 
 class ConfigError(ValueError):
@@ -106,6 +107,8 @@ def _rules(v: dict[str, Any], bad: set[str], flags: list[str]) -> list[tuple[str
         out.append(("d_norm", "wgan-gp's gradient penalty is per sample: use d_norm 'none' with it"))
     if v["init_from"] and not NAME_PATTERN.match(v["init_from"]):
         out.append(("init_from", "must be the name of an existing run"))
+    if len(v["tags"]) > MAX_TAGS or any(not NAME_PATTERN.match(t) for t in v["tags"]):
+        out.append(("tags", f"at most {MAX_TAGS} tags of 1-64 letters, digits, '.', '_', '=' or '-'; got {v['tags']!r}"))
     if "model" in bad:
         return out
     run_type = registry.get(v["model"])

@@ -118,6 +118,8 @@ class TrainConfig:
     # provenance
     init_from: str = spec("", "Fine-tune from", "Start G and D from this run's weights (init_from).", "Provenance")
     preset: str = spec("", "Preset", f"Start from a named preset: {', '.join(PRESETS)} (preset).", "Provenance")
+    tags: list[str] = spec([], "Tags", "Labels for this run, comma-separated; Compare filters by them and a sweep "
+                           "adds its name (tags).", "Provenance")
 
     # ---- validation -------------------------------------------------------------
     def validate(self) -> "TrainConfig":

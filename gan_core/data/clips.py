@@ -20,7 +20,7 @@ capped so one set stays under ``MAX_SET_FLOATS`` values (about 512 MiB).
 
 Anything else is a folder or ``.zip`` (or an imported set's name) of animated GIF, WebP
 or PNG files, read with Pillow under the same safety rules and layout rules as image
-folders (``gan_core.importer``: class subfolders become labels; bad files are skipped and
+folders (``data.importer``: class subfolders become labels; bad files are skipped and
 reported in ``ClipSet.report``, never a crash). Each file gives one clip of T frames
 picked evenly over its frames (frames repeat when it has fewer than T); every frame is
 centre-cropped and resized like an image. Still (single-frame) files are skipped.

@@ -4,10 +4,11 @@
 square (shorter side resized with an antialiased filter, then centre-cropped), with
 ``C`` = 1 (luminance, ITU-R 601 weights) or 3 (RGB; grey repeated).
 
-``name`` is, in this order: a built-in (``BUILTIN_DATASETS``), an imported set (a
+``name`` is, in this order: a K-per-class subset manifest (a path ending in
+``.subset.json``, see ``gan_core.data.subsets``), a built-in (``BUILTIN_DATASETS``), an imported set (a
 folder ``data_root()/NAME/``), or a path to a folder or ``.zip`` of images. Folder and
 zip layout rules (class subfolders, mixed layouts, transparency, 16-bit) are those of
-``gan_core.importer``; read its docstring.
+``data.importer``; read its docstring.
 
 Splits: fashion-mnist/mnist use the t10k files for "test", cifar10 its test batch,
 digits every 5th image (80/20), shapes a different random stream; folders, zips and
@@ -47,6 +48,7 @@ from gan_core.data.importer import (
     open_source,
 )
 from gan_core.data.shapes import SHAPE_CLASSES, make_shapes
+from gan_core.data.subsets import SubsetError, check_against_source, is_subset_spec, read_manifest
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -93,7 +95,27 @@ def load_dataset(name: str, resolution: int, channels: int, split: str = "train"
                  seed: int = 0, limit: int | None = None) -> ImageSet:
     """Load a data set as an ``ImageSet`` (cached; see the module docstring)."""
     _check_args(resolution, channels, split, limit)
+    if is_subset_spec(name):
+        return _load_subset(name, resolution, channels, split, limit)
     return _load_cached(name, resolution, channels, split, seed, limit, _cache_key(name))
+
+
+def _load_subset(path: str, resolution, channels, split, limit) -> ImageSet:
+    """A K-per-class manifest (``gan_core.data.subsets``): only its images of the source's train
+    split; its test split is the source's whole test split."""
+    try:
+        sub = read_manifest(path)
+        source = load_dataset(sub.source, resolution, channels, split, seed=sub.source_seed,
+                              limit=limit if split == "test" else None)
+        if split == "test":
+            return ImageSet(source.images, source.labels, list(source.classes), path)
+        if source.labels is None:
+            raise SubsetError(f"{path}: its source {sub.source} has no class labels")
+        check_against_source(sub, source.labels, source.classes, path)
+    except SubsetError as exc:
+        raise DatasetError(str(exc)) from None
+    idx = torch.as_tensor(sub.indices, dtype=torch.int64)[:limit]
+    return ImageSet(source.images[idx], source.labels[idx].clone(), list(source.classes), path)
 
 
 def clear_cache() -> None:

@@ -106,5 +106,3 @@ def _signed_distance(kind: int, u, v, radius):
 def _hsv_to_rgb(h, s, v) -> np.ndarray:
     k = (np.array([5.0, 3.0, 1.0]) + h[:, None] * 6) % 6
     return v[:, None] - (v * s)[:, None] * np.clip(np.minimum(k, 4 - k), 0, 1)
-
-

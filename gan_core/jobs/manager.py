@@ -209,5 +209,3 @@ def tail_text(path: Path, lines: int) -> str:
         return ""
     text = data.decode("utf-8", "replace")
     return "\n".join(text.splitlines()[-lines:]) + ("\n" if lines and text.endswith("\n") else "") if lines > 0 else ""
-
-

@@ -130,5 +130,3 @@ def kill_job(status: dict[str, Any]) -> None:
 
 def reap() -> None:
     CHILDREN[:] = [p for p in CHILDREN if p.poll() is None]
-
-

@@ -176,5 +176,3 @@ def _start(run: RunDir, st: dict[str, Any], busy_gpus: set[int], launched_by: st
                      resume=False)
     note(run, f"{'resumed' if resume else 'started'} as pid {proc.pid} on {HOST}" + (f" (GPU {gpus})" if gpus else "")
           + f": {' '.join(cmd[1:])}")
-
-

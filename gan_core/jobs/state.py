@@ -79,5 +79,3 @@ def enforce_stop(run: RunDir, status: dict[str, Any]) -> tuple[str, dict[str, An
         signal_pid(status.get("pid"), signal.SIGTERM)
         status = run.write_status(stop_signalled=now)
     return "stopping", status
-
-

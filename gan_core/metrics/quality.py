@@ -1,7 +1,7 @@
 """Quality metrics of a generator against a held-out real split: FID, KID, precision/recall,
 and (conditional runs) class accuracy.
 
-- Features come from ``gan_core.features`` (Inception-v3 when its weights are here, else
+- Features come from ``metrics.features`` (Inception-v3 when its weights are here, else
   the offline classifier). Every result carries ``feature_space``; never compare numbers
   whose spaces differ.
 - FID and KID are torchmetrics' ``FrechetInceptionDistance`` / ``KernelInceptionDistance``.
@@ -20,7 +20,7 @@ and (conditional runs) class accuracy.
 - Class accuracy (conditional runs): share of samples the offline classifier assigns to
   the class that was asked for. On real labelled images it is the classifier's accuracy.
 
-In a run (``eval_every`` > 0) ``evaluate_during_training`` appends ``{"kind": "eval", ...}``
+In a run (``eval_every`` > 0) ``training.evaluation`` scores G with ``evaluate_generator`` and appends ``{"kind": "eval", ...}``
 records to ``metrics.jsonl`` and keeps the best checkpoint by FID, marked ``best`` in its
 JSON sidecar and in ``status.json``. ``python -m gan_core eval`` scores any checkpoint and
 appends its result to the run's ``evals.jsonl``; ``checkpoint_scores`` reads either.

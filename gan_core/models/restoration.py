@@ -6,7 +6,7 @@
   antialiased bicubic downscale (``downscale``). Loss: L1, then L1 + 5e-3 adversarial.
 - ``inpaint-gan``: a small U-Net taking the masked image and the mask (context-encoder
   style), output composited with the known pixels; trained on random boxes and strokes
-  (``gan_core.masks.random_masks``). Loss: L1 on the hole, then + 5e-3 adversarial.
+  (``data.masks.random_masks``). Loss: L1 on the hole, then + 5e-3 adversarial.
 
 Both discriminators are spectral-normalised PatchGANs on the HR image (``d_norm`` and
 ``spectral_norm`` of the config do not apply to them); the config's ``loss`` is used

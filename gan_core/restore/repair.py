@@ -9,7 +9,7 @@ Two families, both selectable by ``method``:
   restart is kept and its hole Poisson-blended into the known pixels. Super-resolution by
   latent search (PULSE, Menon et al. 2020): z minimises ``100 * MSE(down(G(z)), LR)`` and is
   put back on the sphere of radius sqrt(dim) (the Gaussian's typical set) after each step.
-- ``"model"``: a dedicated ``inpaint-gan`` or ``srgan`` run (``gan_core.restore_models``).
+- ``"model"``: a dedicated ``inpaint-gan`` or ``srgan`` run (``runtypes.restoration``, networks in ``models.restoration``).
 - Baselines: ``"biharmonic"`` (scikit-image) for holes, ``"bicubic"`` / ``"lanczos"`` (Pillow)
   for resolution.
 
@@ -302,5 +302,3 @@ def fitting_runs(task: str, method: str) -> list[str]:
         if run_fits(model, task, method) and run.latest_checkpoint() is not None:
             names.append(run.name)
     return names
-
-
