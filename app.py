@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ui import auth  # noqa: E402
+
 st.set_page_config(page_title="GAN Studio", page_icon=":material/blur_on:", layout="wide")
 
 studio = [
@@ -27,5 +29,9 @@ if (ROOT / "pages" / "5_Inpaint.py").is_file():
 if (ROOT / "pages" / "6_Super_resolve.py").is_file():
     restore.append(st.Page("pages/6_Super_resolve.py", title="Super-resolve", icon=":material/zoom_in:"))
 
-pg = st.navigation({"Studio": studio, **({"Restore": restore} if restore else {})})
+# Before sign-in the navigation is hidden and the gate stops the script before any page runs
+# (a page run alone, as in tests, passes the same gate in page_setup).
+pg = st.navigation({"Studio": studio, **({"Restore": restore} if restore else {})},
+                   position="sidebar" if auth.current() else "hidden")
+auth.visitor()
 pg.run()

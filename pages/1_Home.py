@@ -8,11 +8,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core.access.ownership import run_owner  # noqa: E402
 from ui.runs_table import runs_table_rows  # noqa: E402
 from ui.common import env_refresh_s, go, page_link, page_setup, runs_safe  # noqa: E402
 from ui.quick_start import quick_start  # noqa: E402
 
-page_setup("Home")
+me = page_setup("Home")
 
 st.title("GAN Studio")
 st.markdown(
@@ -55,7 +56,9 @@ else:
     # another tab or the CLI shows within one refresh (thumbnails are cached per grid file).
     @st.fragment(run_every=env_refresh_s(3.0) * 2)
     def runs_table() -> None:
-        rows = runs_table_rows(runs_safe())
+        shown = runs_safe()
+        owners = {r.name: run_owner(r) for r in shown}
+        rows = [{"Run": row["Run"], "By": owners.get(row["Run"]) or "", **row} for row in runs_table_rows(shown)]
         for row in rows:
             row["Progress"] = round(100 * float(row["Progress"] or 0.0))
         event = st.dataframe(
@@ -78,6 +81,7 @@ else:
                 "Model": st.column_config.TextColumn("Model", width=135),
                 "Latest sample": st.column_config.ImageColumn("Latest sample", width=120),
                 "Started": st.column_config.TextColumn("Started", width=70),
+                "By": st.column_config.TextColumn("By", width=90, help="Who started the run"),
                 "Note": st.column_config.TextColumn("Note"),
             },
         )

@@ -9,14 +9,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core import access  # noqa: E402
+from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
-from gan_core.data import (DatasetError, delete_dataset, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
+from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
                            load_dataset, split_sizes)
 from gan_core.data.importer import data_root  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
+from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup  # noqa: E402
 
-page_setup("Data")
+me = page_setup("Data")
 st.title("Data sets")
 st.caption("Built-in sets are ready to train; imported sets live in "
            f"`{data_root()}` and can be trained on by name.")
@@ -81,13 +84,17 @@ with tab_browse:
         elif info.name == "digits":
             st.caption("scikit-learn's 8×8 handwritten digits: tiny and fast.")
         if info.kind == "imported":
-            with st.popover("Delete this set", icon=":material/delete:"):
+            owner = ownership.dataset_owner(info.name)
+            not_yours = refusal_note(me, owner, "data set")
+            if owner:
+                st.caption(f"Imported by {owner}")
+            with st.popover("Delete this set", icon=":material/delete:", disabled=bool(not_yours), help=not_yours):
                 st.write(f"Delete **{info.name}** and its files from `{data_root()}`? This cannot be undone. "
                          "Runs trained on it keep their weights.")
                 if st.button("Delete for good", type="primary", key=f"delete_{info.name}"):
                     try:
-                        delete_dataset(info.name)
-                    except DatasetError as exc:
+                        ownership.delete_dataset_as(me, info.name)
+                    except (DatasetError, AccessError) as exc:
                         st.error(str(exc))
                     else:
                         st.cache_data.clear()
@@ -169,8 +176,11 @@ with tab_import:
                         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(f.name).name)
                         (src / f"{i:04d}_{safe}").write_bytes(f.getvalue())
                 try:
+                    if replace and ownership.dataset_owner(name) is not None:  # replacing is changing it
+                        access.check(me, ownership.dataset_owner(name), name, "replace", what="data set")
                     report = import_dataset(src, name, overwrite=replace)
-                except DatasetError as exc:
+                    ownership.record_dataset_owner(name, me)
+                except (DatasetError, AccessError) as exc:
                     st.session_state["import_result"] = ("error", str(exc), [])
                 else:
                     train_n, held = folder_split_sizes(report.imported)

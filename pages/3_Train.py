@@ -9,11 +9,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core.access import AccessError, check_limits  # noqa: E402
+from gan_core.access.ownership import launch_as  # noqa: E402
 from gan_core.config import (GROUPS, PRESETS, ConfigError, TrainConfig, applies, full_help, preset_for,  # noqa: E402
                              specs)
 from gan_core.config.fields import kind_of_field  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
-from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
 from ui.estimate import estimate_text, measured_speed  # noqa: E402
@@ -21,7 +22,7 @@ from ui.machine import device_problem, idle_options  # noqa: E402
 from ui.status import default_run_name, run_state  # noqa: E402
 from ui.sweep_form import sweep_section  # noqa: E402
 
-page_setup("Train")
+me = page_setup("Train")
 st.title("Train a GAN")
 st.caption("Pick a data set (its recipe fills the form), adjust what you like, and launch. "
            "Training runs in the background: you can close the browser and come back.")
@@ -106,6 +107,11 @@ idle = {} if values.get("device") is None else idle_options(values["device"])
 notes.update(idle)
 if values.get("device") and device_problem(values["device"]):
     errors.setdefault("device", device_problem(values["device"]))
+if cfg is not None and not errors:
+    try:
+        check_limits(me, cfg)  # the operator's limits for web visitors (launch_as checks again)
+    except AccessError as exc:
+        errors["limits"] = str(exc)
 if cfg is not None and cfg.checkpoint_every > cfg.steps and not cfg.minutes:
     notes["checkpoint_every"] = "Only the final checkpoint will be written (checkpoint_every > steps)."
 
@@ -211,10 +217,10 @@ else:
 if launch and valid:
     name = raw_name or default_run_name(cfg.data, cfg.model)
     try:
-        jobs.launch(cfg, name)
+        launch_as(me, cfg, name)  # the visitor's limits apply, and the run is recorded as theirs
     except (RunError, ConfigError, OSError, ValueError) as exc:
         st.error(f"Could not launch: {exc}")
     else:
         go("monitor", monitor_select=[name], flash=f"Launched **{name}**.")
 
-sweep_section(cfg if not set(errors) - {"run_name"} else None, FIELDS)  # a sweep names its own runs
+sweep_section(cfg if not set(errors) - {"run_name"} else None, FIELDS, me)  # a sweep names its own runs

@@ -10,11 +10,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from gan_core.access import ownership  # noqa: E402
 from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
-from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
+from ui.auth import refusal_note  # noqa: E402
 from ui.charts import CHARTS, EVAL_KEYS, chart_figure, d_output_axis, point_count, variety_figure  # noqa: E402
 from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
 from ui.runs_table import log_tail_text, run_summary  # noqa: E402
@@ -22,7 +23,7 @@ from ui.status import control_help, duration_text, is_active, run_state  # noqa:
 from ui.status import state_colour as badge_colour  # noqa: E402
 from ui.common import env_refresh_s, go, open_run, page_setup, runs_safe  # noqa: E402
 
-page_setup("Monitor")
+me = page_setup("Monitor")
 st.title("Monitor")
 
 flash = st.session_state.pop("flash", None)
@@ -88,24 +89,34 @@ def reader(name: str) -> MetricsReader | None:
     return readers[name]
 
 
+BUTTONS = {"stop": ("Stop", ":material/stop_circle:"), "resume": ("Resume", ":material/play_circle:"),
+           "cancel": ("Cancel", ":material/cancel:")}
+
+
+def action_button(col, run: RunDir, state: str, action: str, not_yours: str | None) -> bool:
+    """Enabled only when the run's state allows ``action`` and the visitor may act on the
+    run; the tooltip says which of the two stands in the way."""
+    label, icon = BUTTONS[action]
+    return col.button(label, icon=icon, key=f"{action}_{run.name}", width="stretch",
+                      disabled=not RunState.permits(state, action) or bool(not_yours),
+                      help=not_yours or control_help(action, state))
+
+
 def controls(run: RunDir, state: str) -> None:
+    not_yours = refusal_note(me, ownership.run_owner(run))  # the *_as calls below refuse it anyway
     b1, b2, b3 = st.columns(3)
-    allowed = RunState.of(state)
-    stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=not (allowed and allowed.can_stop), help=control_help("stop", state))
-    resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=not (allowed and allowed.can_resume), help=control_help("resume", state))
-    cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=not (allowed and allowed.can_cancel), help=control_help("cancel", state))
+    stop = action_button(b1, run, state, "stop", not_yours)
+    resume = action_button(b2, run, state, "resume", not_yours)
+    cancel = action_button(b3, run, state, "cancel", not_yours)
     try:
         if stop:
-            jobs.stop(run.name, wait=False)
+            ownership.stop_as(me, run.name, wait=False)
             done = f"Stopping {run.name} after its current step …"
         elif resume:
-            jobs.resume(run.name)
+            ownership.resume_as(me, run.name)
             done = f"Resumed {run.name}"
         elif cancel:
-            jobs.cancel(run.name)
+            ownership.cancel_as(me, run.name)
             done = f"Cancelled {run.name}"
         else:
             return
@@ -129,7 +140,9 @@ def header(name: str) -> None:
         h1, h2, h3 = st.columns([1.8, 3, 3.2])
         h1.markdown(f"**{name}** &nbsp;<span class='studio-badge studio-{badge_colour(s['state'])}'>{s['badge']}</span>",
                     unsafe_allow_html=True)
-        h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px")
+        owner = ownership.run_owner(run)
+        h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px"
+                   + (f" · by {owner}" if owner else ""))
         with h2:
             numbers(name, s["state"])
         with h3:
@@ -137,7 +150,7 @@ def header(name: str) -> None:
         if s["state"] in ("failed", "crashed", "diverged") and s["error"]:
             st.error(f"**{s['state'].capitalize()}:** {s['error']}", icon=":material/error:")
             traceback = run.read_status().get("traceback")
-            if traceback:
+            if traceback and me.operator:  # server paths: not for visitors
                 with st.expander("Traceback"):
                     st.code(traceback, language="text")
 
@@ -254,8 +267,9 @@ def live_charts() -> None:
                 fig = figure(("variety", tuple(trend.steps)), lambda: variety_figure(trend))
                 st.plotly_chart(fig, key="diversity", config={"displaylogo": False})
         with g2:
-            with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
-                st.code(log_tail_text(primary, 60) or "(empty)", language="text")
+            if me.operator:  # the log names server paths: operators only
+                with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
+                    st.code(log_tail_text(primary, 60) or "(empty)", language="text")
     st.session_state["_figures"] = st.session_state.pop("_figures_next")
 
 

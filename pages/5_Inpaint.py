@@ -15,6 +15,7 @@ from PIL import Image  # noqa: E402
 
 from gan_core.data import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
+from ui.common import page_setup  # noqa: E402
 from pages._restore_common import (caption, default_method, pick_image, pick_run, prior_settings, result_tools,  # noqa: E402
                                    run_beside_baseline, verdict)
 
@@ -57,6 +58,7 @@ def _pick_mask(image: Image.Image) -> Image.Image:
     return masks.preset(name, image.size, int(seed))
 
 
+page_setup("Inpaint")
 st.title("Inpaint")
 st.caption("Fill a hole with what was trained. Pick an image and a mask, choose a method, run. "
            "Demo mode paints the hole grey first and scores every method against the original.")

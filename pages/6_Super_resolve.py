@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from gan_core import restore as R  # noqa: E402
+from ui.common import page_setup  # noqa: E402
 from pages._restore_common import (caption, default_method, pick_image, pick_run, prior_settings, result_tools,  # noqa: E402
                                    run_beside_baseline, verdict)
 
@@ -21,6 +22,7 @@ METHOD_LABELS = {"prior": "Generator prior (PULSE latent search)", "model": "SR 
                  "bicubic": "Bicubic (baseline)", "lanczos": "Lanczos (baseline)"}
 
 
+page_setup("Super-resolve")
 st.title("Super-resolve")
 st.caption("Raise the resolution with what was trained. Demo mode downscales a held-out image first "
            "(antialiased bicubic) and scores every method against the original.")

@@ -12,6 +12,7 @@ import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
 from gan_core.data import list_datasets  # noqa: E402
+from gan_core.access.ownership import record_dataset_owner, record_run_owner  # noqa: E402
 from gan_core.data.importer import DatasetError, data_root, validate_name  # noqa: E402
 from gan_core.runs.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
 from gan_core.inference.generators import (class_from_text, class_labels, generate, import_checkpoint, latents_for_seeds,  # noqa: E402
@@ -25,7 +26,7 @@ from ui.runs_table import checkpoint_choices  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
 from ui.quick_start import quick_start  # noqa: E402
 
-page_setup("Generate")
+me = page_setup("Generate")
 st.title("Generate")
 
 
@@ -47,6 +48,7 @@ with st.expander("Use a checkpoint from elsewhere", icon=":material/upload_file:
                 path.write_bytes(upload.getvalue())
                 try:
                     new_run = import_checkpoint(path, RunDir.unique_name(import_name))
+                    record_run_owner(new_run, me)
                 except (CheckpointError, RunError) as exc:
                     st.error(f"Not added: {exc}")
                 else:
@@ -257,6 +259,7 @@ with tab_export:
             bar = st.progress(0.0, text="Generating …")
             folder, count = export_synthetic(loaded, export_name, per_class, seed=seed, truncation=truncation,
                                              progress=lambda d, t: bar.progress(d / t, text=f"{d:,} / {t:,} images"))
+            record_dataset_owner(export_name, me)
         except (DatasetError, ValueError, OSError) as exc:
             st.error(str(exc))
         else:

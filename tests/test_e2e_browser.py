@@ -7,6 +7,8 @@ Screenshots go to ``test-artifacts/screenshots/`` (git-ignored) and, when
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -18,6 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,19 +40,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def studio(tmp_path):
+@contextlib.contextmanager
+def running_studio(tmp_path, env_extra: dict[str, str] | None = None, args: tuple[str, ...] = (),
+                   port: int | None = None, host: str = "127.0.0.1"):
     """A running `streamlit run app.py` on a free port, with its own runs and data folders."""
-    port = free_port()
+    port = port or free_port()
     env = dict(os.environ)
     env.update(GAN_CHECKPOINTS=str(tmp_path / "checkpoints"), GAN_DATA=str(tmp_path / "data"),
                GAN_STUDIO_REFRESH_S="1", GAN_STUDIO_CHART_S="2", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env.update(env_extra or {})
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", *args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -71,12 +77,14 @@ def studio(tmp_path):
                 if jobs.status(run.name, root=tmp_path / "checkpoints")["state"] in ("running", "queued", "stopping"):
                     jobs.stop(run.name, timeout=20, wait=True, root=tmp_path / "checkpoints")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
             log.close()
+
+
+@pytest.fixture
+def studio(tmp_path):
+    with running_studio(tmp_path) as served:
+        yield served
 
 
 def settle(page, quiet_s: float = 0.6, timeout_s: float = 30) -> None:
@@ -144,6 +152,21 @@ def chromium(p):
     return p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
         "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"])
+
+
+@contextlib.contextmanager
+def browser_page(**page_options):
+    """A fresh headless Chromium page (closed afterwards)."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, **page_options)
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
 
 
 def tiny_run(root: Path, name: str, **changes) -> None:
@@ -407,3 +430,78 @@ def test_text_box_is_reachable_from_quick_start(studio):
             page.get_by_text("→ Sneaker").first.wait_for()
         finally:
             browser.close()
+
+
+SIGN_IN_TOKEN = "e2e-team-token-0123456789"
+
+
+def sign_in_with_token(page, name: str, token: str) -> None:
+    page.get_by_role("textbox", name="Your name").fill(name)
+    page.get_by_role("textbox", name="Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    settle(page)
+
+
+def test_sign_in_with_the_access_token_in_a_real_browser(tmp_path):
+    """An exposed studio (here behind a proxy on this machine) shows nothing before sign-in,
+    not even its navigation; a wrong token is refused; the right one opens the page asked for."""
+    env = {"GAN_STUDIO_EXPOSE": "1", "GAN_STUDIO_TOKEN": SIGN_IN_TOKEN}
+    with running_studio(tmp_path, env) as (url, _), browser_page() as page:
+        page.goto(url + "/Monitor")
+        page.get_by_text("Sign in to GAN Studio").wait_for()
+        settle(page)
+        shoot(page, "sign-in")
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+        assert page.get_by_text("No runs to monitor yet").count() == 0
+        sign_in_with_token(page, "alice", SIGN_IN_TOKEN[:-1] + "x")
+        page.get_by_text("wrong access token").wait_for()
+        assert page.get_by_text("No runs to monitor yet").count() == 0
+        sign_in_with_token(page, "alice", SIGN_IN_TOKEN)
+        page.get_by_text("No runs to monitor yet").wait_for()
+        page.locator('[data-testid="stSidebar"]').get_by_text("alice").wait_for()
+        shoot(page, "signed-in")
+
+
+def test_sign_in_through_an_openid_connect_provider_in_a_real_browser(tmp_path):
+    """st.login against a real local OpenID Connect provider (oidc-provider-mock): the
+    studio's button leads to the provider, its form signs in, and the studio knows the e-mail."""
+    for module, why in (("oidc_provider_mock", "oidc-provider-mock (requirements-dev.txt)"),
+                        ("authlib", "Authlib for st.login (requirements.txt)")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"needs {why}")
+    provider_port, port = free_port(), free_port()
+    provider = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(provider_port)],
+                                stdout=open(tmp_path / "provider.log", "wb"), stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    issuer = f"http://127.0.0.1:{provider_port}"
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                urllib.request.urlopen(issuer + "/.well-known/openid-configuration", timeout=2).read()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail("the OpenID Connect provider did not start: " + (tmp_path / "provider.log").read_text())
+                time.sleep(0.3)
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text(
+            "[auth]\n"
+            f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
+            'cookie_secret = "e2e-cookie-secret-0123456789abcdef"\n'
+            'client_id = "gan-studio"\nclient_secret = "e2e-client-secret"\n'
+            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n')
+        env = {"GAN_STUDIO_EXPOSE": "1", "GAN_STUDIO_OPERATORS": "boss@example.com"}
+        with running_studio(tmp_path, env, ("--secrets.files", str(secrets)), port=port, host="localhost") as (url, _), \
+                browser_page() as page:
+            page.goto(url)
+            page.get_by_role("button", name="Sign in with your organisation's account").click()
+            page.wait_for_url(re.compile(rf"^{re.escape(issuer)}/oauth2/authorize"))
+            page.locator('input[name="sub"]').fill("alice@example.com")
+            page.get_by_role("button", name="Authorize").click()
+            page.wait_for_url(re.compile(rf"^{re.escape(url)}"))
+            page.get_by_text("No runs yet").wait_for()
+            page.locator('[data-testid="stSidebar"]').get_by_text("alice@example.com").wait_for()
+            assert page.locator('[data-testid="stSidebar"]').get_by_text("operator").count() == 0
+    finally:
+        stop_process(provider)

@@ -5,13 +5,15 @@ import time
 
 import streamlit as st
 
+from gan_core.access import Identity
+from gan_core.access.ownership import queue_sweep_as
 from gan_core.config import ConfigError, TrainConfig
-from gan_core.experiments.sweep import MAX_FIELDS, MAX_SEEDS, SweepError, expand, queue
+from gan_core.experiments.sweep import MAX_FIELDS, MAX_SEEDS, SweepError, expand
 from gan_core.runs.rundir import RunError
 from ui.common import go
 
 
-def sweep_section(cfg: TrainConfig | None, fields: list[str]) -> None:
+def sweep_section(cfg: TrainConfig | None, fields: list[str], me: Identity) -> None:
     """The form's config is the base; each chosen field takes the listed values in turn."""
     with st.expander("Sweep: try several values at once", icon=":material/grid_view:"):
         st.caption("One run per combination of the values (x seeds), each an ordinary background job in the "
@@ -42,7 +44,7 @@ def sweep_section(cfg: TrainConfig | None, fields: list[str]) -> None:
         st.markdown(f"**{len(plan)} runs:** " + ", ".join(f"`{n}`" for n, _ in plan))
         if st.button(f"Queue {len(plan)} runs", icon=":material/playlist_add:", key="sweep_go", type="primary"):
             try:
-                queue(plan)
+                queue_sweep_as(me, plan)  # the visitor's limits, every run counted; recorded as theirs
             except (RunError, ConfigError, OSError) as exc:
                 st.error(f"Nothing queued: {exc}")
             else:

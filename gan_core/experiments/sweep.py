@@ -92,12 +92,13 @@ def _name_part(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", ".", str(value)).strip(".") or "x"
 
 
-def queue(plan: list[tuple[str, TrainConfig]], root: Path | None = None) -> list[RunDir]:
+def queue(plan: list[tuple[str, TrainConfig]], root: Path | None = None, created_by: str | None = None) -> list[RunDir]:
     """Queue every planned run through ``gan_core.jobs.launch`` (oldest first, the job queue
-    starts them as slots free up). Refused whole when any name is already taken."""
+    starts them as slots free up). Refused whole when any name is already taken.
+    ``created_by``: whose runs they are (``gan_core.access.ownership.queue_sweep_as`` sets it)."""
     root = Path(root or checkpoints_root())
     taken = [name for name, _ in plan if (root / name).exists()]
     if taken:
         raise RunError(f"runs named {', '.join(taken[:3])}{' ...' if len(taken) > 3 else ''} exist already in {root}: "
                        "choose another sweep name")
-    return [jobs.launch(cfg, name, root=root) for name, cfg in plan]
+    return [jobs.launch(cfg, name, root=root, created_by=created_by) for name, cfg in plan]
