@@ -10,7 +10,8 @@ zip layout rules (class subfolders, mixed layouts, transparency, 16-bit) are tho
 ``gan_core.importer``; read its docstring.
 
 Splits: fashion-mnist/mnist use the t10k files for "test", cifar10 its test batch,
-digits every 5th image (80/20), shapes a different random stream; folders, zips and
+digits every 5th image (80/20), shapes a different random stream, emoji every 10th emoji
+(``gan_core.emoji``: its rendering and caching choices); folders, zips and
 imported sets hold out every 10th file in sorted order (all files for both splits when
 there are fewer than 10). ``seed`` only affects ``shapes``.
 
@@ -36,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gan_core import emoji
 from gan_core.importer import (  # noqa: F401  (re-exported: the public data API)
     BUILTIN_DATASETS,
     BUILTIN_STORAGE,
@@ -148,7 +150,7 @@ def _load_cached(name, resolution, channels, split, seed, limit, key) -> ImageSe
     if key[0] == "builtin":
         loader = {"fashion-mnist": _load_fashion, "mnist": _load_torchvision,
                   "cifar10": _load_torchvision, "digits": _load_digits,
-                  "shapes": _load_shapes}[name]
+                  "shapes": _load_shapes, "emoji": _load_emoji}[name]
         return loader(name, resolution, channels, split, seed, limit)
     return _load_folder(name, Path(key[1]), resolution, channels, split, limit)
 
@@ -368,6 +370,22 @@ def _hsv_to_rgb(h, s, v) -> np.ndarray:
     return v[:, None] - (v * s)[:, None] * np.clip(np.minimum(k, 4 - k), 0, 1)
 
 
+def emoji_cache_dir() -> Path:
+    """Rendered emoji arrays live beside the feature cache, under the data folder."""
+    return data_root() / ".emoji-cache"
+
+
+def _load_emoji(name, resolution, channels, split, seed, limit) -> ImageSet:
+    if resolution > emoji.MAX_RESOLUTION:
+        raise DatasetError(f"emoji renders at up to {emoji.MAX_RESOLUTION} px, got {resolution}")
+    try:
+        images, labels = emoji.render_all(resolution, emoji_cache_dir())
+    except emoji.EmojiUnavailable as exc:
+        raise DatasetError(str(exc)) from None
+    keep = emoji.split_indices(len(images), split)
+    return _labelled(name, images[keep], labels[keep], emoji.EMOJI_GROUPS, resolution, channels, limit)
+
+
 # ---------------------------------------------------------------------------- folders
 
 
@@ -455,9 +473,10 @@ def match_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 _BUILTIN_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": DIGIT_CLASSES,
-                    "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES}
+                    "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES,
+                    "emoji": emoji.EMOJI_GROUPS}
 _BUILTIN_COUNT = {"fashion-mnist": 60000, "mnist": 60000, "cifar10": 50000,
-                  "digits": 1438, "shapes": SHAPES_COUNT["train"]}  # train split sizes
+                  "digits": 1438, "shapes": SHAPES_COUNT["train"], "emoji": 1683}  # train split sizes
 
 
 def describe_requirements(name: str) -> str:
@@ -477,6 +496,9 @@ def describe_requirements(name: str) -> str:
         return "nothing: bundled with scikit-learn"
     if name == "shapes":
         return "nothing: generated on the fly"
+    if name == "emoji":
+        return (f"{emoji.FONT_PATH} and {emoji.EMOJI_TEST_PATH} (apt packages "
+                f"{' and '.join(emoji.APT_PACKAGES)}); rendered once into {emoji_cache_dir()}")
     if NAME_PATTERN.match(name) and (root / name).is_dir():
         return f"an imported set: images (optionally in class subfolders) in {root / name}"
     return f"a folder or .zip of images at {name} (or an imported set named so in {root})"
@@ -490,6 +512,8 @@ def _builtin_available(name: str) -> bool:
         return _idx_file(root / "MNIST" / "raw", "train-images-idx3-ubyte") is not None
     if name == "cifar10":
         return (root / "cifar-10-batches-py" / "data_batch_1").is_file()
+    if name == "emoji":
+        return not emoji.missing_sources()
     return True
 
 
