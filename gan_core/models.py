@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
 from .config import TrainConfig
+from .stylegan2 import StyleDiscriminator, StyleGenerator
 
 
 def truncated_normal(shape: tuple[int, ...], generator: torch.Generator | None, truncation: float | None) -> torch.Tensor:
@@ -197,7 +198,7 @@ def dcgan_init(module: nn.Module) -> None:
 
 
 def build_image_gan(cfg: TrainConfig, num_classes: int) -> tuple[Generator, nn.Module]:
-    """G and D for ``cfg.model`` in ("mlp", "dcgan"); ``num_classes`` 0 = unconditional."""
+    """G and D for ``cfg.model`` in ("mlp", "dcgan", "stylegan2"); ``num_classes`` 0 = unconditional."""
     k = num_classes if cfg.conditional else 0
     if cfg.model == "mlp":
         g = MLPGenerator(cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.g_norm)
@@ -208,6 +209,10 @@ def build_image_gan(cfg: TrainConfig, num_classes: int) -> tuple[Generator, nn.M
                                cfg.minibatch_std)
         g.apply(dcgan_init)
         d.apply(dcgan_init)
+    elif cfg.model == "stylegan2":  # w has z's size; equalized lr: the layers init themselves
+        g = StyleGenerator(cfg.z_dim, cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k,
+                           cfg.mapping_layers, cfg.style_mixing)
+        d = StyleDiscriminator(cfg.channels, cfg.resolution, cfg.width, k)
     else:
         raise ValueError(f"not an image GAN: {cfg.model}")
     return g, d

@@ -45,14 +45,14 @@ class LoadedGenerator:
 
 
 def build_generator(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
-    if cfg.model in ("mlp", "dcgan"):
+    if cfg.model in ("mlp", "dcgan", "stylegan2"):
         return build_image_gan(cfg, num_classes)[0]
     module = importlib.import_module(_BUILDER_MODULES[cfg.model])
     return module.build_generator(cfg, num_classes)
 
 
 def build_discriminator(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
-    if cfg.model in ("mlp", "dcgan"):
+    if cfg.model in ("mlp", "dcgan", "stylegan2"):
         return build_image_gan(cfg, num_classes)[1]
     module = importlib.import_module(_BUILDER_MODULES[cfg.model])
     return module.build_discriminator(cfg, num_classes)
