@@ -8,7 +8,10 @@ The loop in ``train.py`` is the same for every run type. A task supplies:
 - ``judge(x, batch)`` -> D's logits [B] for images (or clips) ``x``, plus extra logs;
 - ``g_extra(fake, batch, step)`` -> additional G loss (L1 for restoration) and its logs;
 - ``adv_weight(step)`` -> weight of the adversarial term in G's loss (0 = warm-up);
-- ``fixed_inputs()`` / ``snapshot(G, fixed)`` -> the fixed-noise grid shown through training.
+- ``fixed_inputs()`` / ``snapshot(G, fixed)`` -> the fixed-noise grid shown through training;
+- optional hooks: ``observe_real(d_real)`` (D's logits on reals, each D step: ADA's signal),
+  ``after_step(step)`` (host side, after each step: ADA's p update) and
+  ``state_tensors()`` / ``load_state_tensors(t)`` (extra checkpoint state: ADA's p).
 
 Registering: ``TASKS[model] = factory(cfg, device) -> Task``. Restoration and video
 modules add their own entries when imported (see ``task_for``).
@@ -22,6 +25,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .ada import AdaController
 from .augment import diff_augment
 from .config import TrainConfig
 from .data import load_dataset
@@ -77,6 +81,9 @@ class ImageTask:
             raise ValueError(f"data set {cfg.data!r} has no class labels: train it unconditionally (drop --conditional)")
         self.source = InMemorySource(data.images, data.labels if cfg.conditional else None, device, cfg.seed * 1000 + rank)
         self.G, self.D = build_image_gan(cfg, len(self.classes))
+        self.ada = (AdaController(device, cfg.ada_target, cfg.ada_kimg) if "ada" in cfg.augment else None)
+        if self.ada is not None:  # p changes between steps: not replayed as one CUDA graph (untested there)
+            self.graph_safe = False
 
     @property
     def num_classes(self) -> int:
@@ -93,7 +100,25 @@ class ImageTask:
         return (self.G if G is None else G)(self.latent(batch), batch.y)
 
     def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.ada is not None:
+            return (self.D if D is None else D)(self.ada(x), batch.y), {"ada_p": self.ada.p}
         return (self.D if D is None else D)(diff_augment(x, self.cfg.augment), batch.y), {}
+
+    # ---- ADA's hooks (no-ops without it) ----
+    def observe_real(self, d_real: torch.Tensor) -> None:
+        if self.ada is not None:
+            self.ada.observe(d_real)
+
+    def after_step(self, step: int) -> None:
+        if self.ada is not None:
+            self.ada.maybe_update(step)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return self.ada.state_tensors() if self.ada is not None else {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.ada is not None:
+            self.ada.load_state_tensors(tensors)
 
     def g_extra(self, fake: torch.Tensor, batch: Batch, step: int) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         return None, {}
@@ -125,7 +150,7 @@ class ImageTask:
 
 
 TaskFactory = Callable[[TrainConfig, torch.device, int], ImageTask]
-TASKS: dict[str, TaskFactory] = {"mlp": ImageTask, "dcgan": ImageTask}
+TASKS: dict[str, TaskFactory] = {"mlp": ImageTask, "dcgan": ImageTask, "stylegan2": ImageTask}
 # Modules that register more run types when imported.
 _TASK_MODULES = {"srgan": "gan_core.restore_models", "inpaint-gan": "gan_core.restore_models", "dvdgan": "gan_core.video"}
 

@@ -123,8 +123,9 @@ class Trainer:
         self.G_ema = _copy_module(self.G) if cfg.ema else None
         # A CUDA graph of the whole step: at batch 64 the eager step is launch-bound (an H100
         # sat idle 80-90% of it); replayed as one graph it ran 5-6x the images/s (BENCHMARKS.md).
+        # (lazy R1 makes every r1_every-th step different: such runs go eagerly)
         self.use_graph = (cfg.cuda_graph and self.cuda and self.dist.world == 1 and not cfg.compile
-                          and getattr(self.task, "graph_safe", False))
+                          and getattr(self.task, "graph_safe", False) and cfg.r1_every == 1)
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_warm = 0  # eager steps since the graph was last dropped (capture needs 2)
         if self.use_graph:
@@ -197,6 +198,8 @@ class Trainer:
             _update_ema(self.G_ema, self.G, min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step)))
         self.step += 1
         self._stat_count += 1
+        if hasattr(self.task, "after_step"):  # host-side hook between steps (ADA's p update)
+            self.task.after_step(self.step)
 
     def _capture(self) -> None:
         """Record one step's kernels as a CUDA graph (recording runs nothing). Anything the
@@ -231,7 +234,9 @@ class Trainer:
             last = k == cfg.d_steps - 1
             with torch.set_grad_enabled(last), self.autocast():
                 fake = task.fake(batch, self.G_train)
-            if cfg.r1_gamma > 0:
+            # R1 every r1_every steps, weighted by r1_every (StyleGAN2's lazy regularisation)
+            r1_now = cfg.r1_gamma > 0 and self.step % cfg.r1_every == 0
+            if r1_now:
                 batch.x = batch.x.detach().requires_grad_(True)
             with self.autocast():
                 d_real, logs_d = task.judge(batch.x, batch, self.D_train)
@@ -241,8 +246,10 @@ class Trainer:
                     loss_d = loss_d + cfg.gp_weight * losses.gradient_penalty(
                         lambda m: task.judge(m, batch, self.D_train)[0].float(), batch.x.detach(), fake.detach()
                     )
-                if cfg.r1_gamma > 0:
-                    loss_d = loss_d + 0.5 * cfg.r1_gamma * losses.r1_penalty(d_real.float(), batch.x)
+                if r1_now:
+                    loss_d = loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * losses.r1_penalty(d_real.float(), batch.x)
+            if hasattr(task, "observe_real"):  # D's verdict on reals (ADA's overfitting signal)
+                task.observe_real(d_real)
             if self._inject_nan_at and self.step + 1 == self._inject_nan_at:
                 self._inject_nan_at = 0
                 loss_d = loss_d * float("nan")
@@ -312,6 +319,8 @@ class Trainer:
             tensors |= _prefixed("G_ema.", self.G_ema.state_dict())
         tensors |= _optimizer_tensors("opt_G.", self.opt_g) | _optimizer_tensors("opt_D.", self.opt_d)
         tensors |= _prefixed("fixed.", self.fixed)
+        if hasattr(self.task, "state_tensors"):  # the task's own state (ADA's p and its running sums)
+            tensors |= _prefixed("task.", self.task.state_tensors())
         tensors["rng.torch"] = torch.get_rng_state()
         tensors["rng.data"] = self.task.source.generator.get_state()
         if self.cuda:
@@ -336,6 +345,8 @@ class Trainer:
         _load_optimizer(self.opt_g, "opt_G.", tensors, meta.get("opt_G"))
         _load_optimizer(self.opt_d, "opt_D.", tensors, meta.get("opt_D"))
         self.fixed = _unprefixed("fixed.", tensors) or self.fixed
+        if hasattr(self.task, "load_state_tensors"):
+            self.task.load_state_tensors(_unprefixed("task.", tensors))
         torch.set_rng_state(tensors["rng.torch"])
         self._restore_data_rng(tensors["rng.data"], int(meta["step"]))
         if self.cuda and "rng.cuda" in tensors:
