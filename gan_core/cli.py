@@ -32,11 +32,11 @@ EXTERNAL_COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 _FLAG_HELP = {
-    "data": "data set: fashion-mnist (default), mnist, cifar10, digits, shapes, an imported set's name, or a folder/.zip",
+    "data": "data set: fashion-mnist (default), mnist, cifar10, digits, shapes, emoji, an imported set's name, or a folder/.zip",
     "resolution": "image size in pixels (power of two 16-128 for conv models)",
     "channels": "1 = greyscale, 3 = RGB",
     "conditional": "class-conditional GAN (class embedding in G, projection D)",
-    "model": "mlp | dcgan | srgan | inpaint-gan | dvdgan",
+    "model": "mlp | dcgan | stylegan2 (colour images 32-256 px) | srgan | inpaint-gan | dvdgan",
     "z_dim": "latent size",
     "width": "base channel count (64 = the classic DCGAN)",
     "g_norm": "batch | conditional (per-class gain and bias in a conditional dcgan/dvdgan) | none", "d_norm": "batch | none",
@@ -46,11 +46,16 @@ _FLAG_HELP = {
     "frames": "frames per clip (dvdgan)",
     "loss": "minimax | nonsaturating | lsgan | hinge | wgan-gp",
     "r1_gamma": "R1 penalty weight on reals (0 = off)",
+    "r1_every": "lazy R1: apply the penalty every N steps, weighted xN (StyleGAN2 uses 16)",
+    "mapping_layers": "stylegan2: fully connected layers from z to w",
+    "style_mixing": "stylegan2: share of training batches that mix two latents (0 = off)",
+    "ada_target": "--augment ada: target of r_t = E[sign D(real)]; above it p rises",
+    "ada_kimg": "--augment ada: thousands of images for p to go from 0 to 1",
     "gp_weight": "WGAN-GP penalty weight",
     "d_steps": "discriminator updates per generator update (the original algorithm's k)",
     "batch_size": "images per step", "lr_g": "generator learning rate", "lr_d": "discriminator learning rate",
     "beta1": "Adam beta1", "beta2": "Adam beta2", "ema": "keep an EMA of G's weights (sampling uses it)",
-    "ema_decay": "EMA decay per step", "augment": "DiffAugment policies, comma-separated: color,translation,cutout",
+    "ema_decay": "EMA decay per step", "augment": "DiffAugment policies, comma-separated: color,translation,cutout; or ada (adaptive, alone)",
     "steps": "generator steps to train", "minutes": "wall-clock budget in minutes (overrides --steps)",
     "log_every": "log metrics every N steps", "sample_every": "write a fixed-noise grid every N steps",
     "checkpoint_every": "write a checkpoint every N steps", "eval_every": "compute FID etc. every N steps (0 = off)",
@@ -128,7 +133,8 @@ def cmd_sample(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--class", dest="class_", help="class index or name (conditional runs), e.g. 7 or sneaker")
     parser.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
-    parser.add_argument("--truncation", type=float, default=None, help="truncate z to [-T, T] (e.g. 0.7 for cleaner, less varied images)")
+    parser.add_argument("--truncation", type=float, default=None, help="truncate z to [-T, T] (e.g. 0.7 for cleaner, less varied images); "
+                        "stylegan2: psi from 0 (the mean image) to 1 (none), pulling w toward its average")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
