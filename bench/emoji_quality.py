@@ -1,0 +1,163 @@
+"""Emoji at 64 px: StyleGAN2 + ADA (the new default preset) against the DCGAN folder recipe.
+
+Two experiments, each a pair of runs trained at the same time for the same wall clock, one
+CPU thread each, through the engine's CLI (``fashion_quality.launch``), then sampled and
+scored in one feature space (``gan_core.metrics.evaluate``: the offline classifier trained
+on the emoji train split; FID/KID, precision/recall, density/coverage, class accuracy).
+
+- ``--experiment preset``: ``--data emoji`` (StyleGAN2 + ADA) vs ``--preset dcgan-folder``
+  (DCGAN + DiffAugment, the folder recipe before issue 18). Grids: ``docs/emoji_<run>.png``.
+- ``--experiment small``: 500 emoji (the first 500 of the train split, written as a folder
+  of PNGs in class subfolders), StyleGAN2 with ADA vs without. Besides the scores, D's
+  accuracy on the 500 training reals and on the 187 held-out test emoji (never trained on):
+  a D that calls its training images real but not unseen ones has memorised them.
+
+Scores use the *train* split as the reference set (1,683 images; the test split's 187 are
+too few for FID's covariance or k-NN manifolds) with 2,000 samples per run.
+
+    python bench/emoji_quality.py --experiment preset [--minutes 10]
+    python bench/emoji_quality.py --experiment small [--minutes 10]
+
+Writes ``bench/results/emoji_<experiment>.json`` / ``.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from fashion_quality import final_grid, launch  # noqa: E402
+from gan_core import metrics  # noqa: E402
+from gan_core.data import load_dataset  # noqa: E402
+from gan_core.rundir import RunDir  # noqa: E402
+from gan_core.sample import load_generator  # noqa: E402
+
+EXPERIMENTS = {
+    "preset": {"stylegan2_ada": ["--data", "emoji"], "dcgan_folder": ["--preset", "dcgan-folder", "--data", "emoji"]},
+    "small": {"small_ada": ["--augment", "ada"], "small_no_aug": ["--augment", ""]},
+}
+SMALL_N = 555  # files; the folder loader holds out every 10th, leaving 500 to train on
+
+
+def group_folder(group: str) -> str:
+    return group.replace(" & ", "-and-").replace(" ", "-")
+
+
+def write_small_set(folder: Path, n: int = SMALL_N) -> Path:
+    """The first ``n`` train emoji as PNGs in one subfolder per Unicode group (labels kept)."""
+    data = load_dataset("emoji", 64, 3, split="train")
+    for i in range(n):
+        group = group_folder(data.classes[int(data.labels[i])])
+        path = folder / group / f"{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = ((data.images[i].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+        Image.fromarray(np.ascontiguousarray(pixels)).save(path)
+    return folder
+
+
+@torch.no_grad()
+def d_accuracy(loaded, images: torch.Tensor, labels: torch.Tensor | None) -> float:
+    """Share of ``images`` that the trained D (no augmentation) scores as real (logit > 0)."""
+    D = loaded.D
+    out = torch.cat([D(images[s:s + 256], labels[s:s + 256] if labels is not None and loaded.conditional else None)
+                     for s in range(0, len(images), 256)])
+    return float((out > 0).float().mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiment", choices=list(EXPERIMENTS), default="preset")
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--n", type=int, default=2000, help="samples for the metrics")
+    parser.add_argument("--root", type=Path, default=None, help="keep the runs here (default: a temp folder)")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--score-only", action="store_true", help="score the finished runs in --root again")
+    args = parser.parse_args()
+    train_set = load_dataset("emoji", 64, 3, split="train")  # fail early, clearly, when the font is missing
+    root = args.root or Path(tempfile.mkdtemp(prefix=f"emoji-{args.experiment}-"))
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"runs in {root}", flush=True)
+    runs = EXPERIMENTS[args.experiment]
+    data = "emoji"
+    if args.experiment == "small":
+        data = str(write_small_set(root / "emoji500") if not args.score_only else root / "emoji500")
+    if not args.score_only:
+        procs = {name: launch(name, flags, args.minutes, root, data=data) for name, flags in runs.items()}
+        for name, proc in procs.items():
+            if proc.wait() != 0:
+                sys.exit(f"{name} failed: see {root / (name + '.out')}")
+    os.environ["GAN_CHECKPOINTS"] = str(root)
+    results = {"experiment": args.experiment, "minutes": args.minutes, "threads_each": 1,
+               "machine": "2-core AMD EPYC (Zen 4) CPU shared with other jobs, both runs at once",
+               "reference": f"emoji train split ({len(train_set)} images), {args.n} samples per run", "runs": {}}
+    test_set = load_dataset("emoji", 64, 3, split="test")
+    for name in runs:
+        run = RunDir.open(name, root)
+        status = run.read_status()
+        loaded = load_generator(name, root=root, with_discriminator=True)
+        if args.experiment == "preset":
+            final_grid(loaded, ROOT / "docs" / f"emoji_{name}.png")
+        else:
+            final_grid(loaded, root / f"emoji_{name}.png")
+        records = [r for r in run.read_metrics() if "loss_d" in r]
+        entry = {
+            "steps": status.get("step"), "images_seen": status.get("images_seen"),
+            "images_per_s": round(status["images_seen"] / max(status["elapsed_s"], 1e-9), 1),
+            "final_ada_p": records[-1].get("ada_p") if records else None,
+            "config": run.config().to_dict(),
+            "scores": metrics.evaluate(loaded, train_set, n=args.n),
+        }
+        if args.experiment == "small":
+            small = load_dataset(data, 64, 3, split="train")  # folder: 9 of every 10 files train
+            # the folder's classes are the group folders, sorted: map the test labels onto them
+            to_folder = torch.tensor([small.classes.index(group_folder(g)) if group_folder(g) in small.classes else 0
+                                      for g in test_set.classes])
+            entry["d_acc_train_reals"] = d_accuracy(loaded, small.images, small.labels)
+            entry["d_acc_heldout_reals"] = d_accuracy(loaded, test_set.images, to_folder[test_set.labels])
+        results["runs"][name] = entry
+        print(name, json.dumps({k: v for k, v in entry.items() if k != "config"}), flush=True)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"emoji_{args.experiment}"
+    (args.out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out_dir / f"{stem}.md").write_text(markdown(results))
+    print((args.out_dir / f"{stem}.md").read_text())
+
+
+def markdown(results: dict) -> str:
+    small = results["experiment"] == "small"
+    lines = [f"# Emoji 64 px, experiment '{results['experiment']}': {results['minutes']:g} minutes each "
+             f"({results['machine']}, {results['threads_each']} thread each)", "",
+             f"Reference: {results['reference']}.", "",
+             "| run | steps | images seen | images/s | ADA p | FID | KID (x1e3) | precision | recall | density | coverage | class accuracy |"
+             + (" D acc. train reals | D acc. held-out reals |" if small else ""),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if small else "")]
+    space = ""
+    for name, r in results["runs"].items():
+        s = r["scores"]
+        space = s.get("feature_space", space)
+        fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+        kid = f"{s['kid_mean'] * 1e3:.2f} ± {s['kid_std'] * 1e3:.2f}"
+        row = (f"| {name} | {r['steps']} | {r['images_seen']:,} | {r['images_per_s']} | {fmt(r['final_ada_p'])} | "
+               f"{fmt(s['fid'])} | {kid} | {fmt(s['precision'])} | {fmt(s['recall'])} | {fmt(s['density'])} | "
+               f"{fmt(s['coverage'])} | {fmt(s.get('class_accuracy'))} |")
+        if small:
+            row += f" {fmt(r['d_acc_train_reals'])} | {fmt(r['d_acc_heldout_reals'])} |"
+        lines.append(row)
+    lines += ["", f"Feature space: `{space}`. One seed per run (the CPU budget allowed no more): read "
+              "differences smaller than the KID spread as noise.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
