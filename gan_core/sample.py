@@ -331,7 +331,7 @@ def write_samples(loaded: LoadedGenerator, out: Path, n: int, seed: int = 0, cla
         for i, s in enumerate(seeds):
             c = int(chunk_labels[i]) if chunk_labels is not None else None
             path = out / sample_file_name(s, c)
-            path.write_bytes(png_bytes(to_pil(images[i]), provenance(loaded, s, c, truncation=truncation or "none")))
+            path.write_bytes(png_bytes(to_pil(images[i]), provenance(loaded, s, c, truncation="none" if truncation is None else truncation)))
             written.append(path)
     return written
 

@@ -229,6 +229,16 @@ CHARTS: list[tuple[str, list[tuple[str, str]], str]] = [
     ("Gradient norms", [("grad_norm_d", "‖∇D‖"), ("grad_norm_g", "‖∇G‖")], "L2 norm"),
     ("Speed", [("images_per_s", "images/s")], "images per second"),
 ]
+# Shown only for runs that log it (--augment ada): the augmentation strength p over time.
+ADA_CHART = ("ADA augmentation p", [("ada_p", "p")], "probability of each transform")
+
+
+def charts_for(runs: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """Monitor's chart groups for these runs: the common ones, plus ADA's p when logged."""
+    has_ada = any("ada_p" in r for records in runs.values() for r in records)
+    return CHARTS + ([ADA_CHART] if has_ada else [])
+
+
 EVAL_KEYS = [("fid", "FID (lower is better)"), ("kid_mean", "KID (lower is better)"),
              ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),
              ("class_accuracy", "class accuracy")]

@@ -12,7 +12,7 @@ from PIL import Image  # noqa: E402
 
 from gan_core.rundir import RunDir, RunError  # noqa: E402
 from gan_core.views import state_colour as badge_colour  # noqa: E402
-from gan_core.views import (CHARTS, EVAL_KEYS, MetricsReader, chart_figure, d_output_axis, diversity_trend,  # noqa: E402
+from gan_core.views import (EVAL_KEYS, MetricsReader, chart_figure, charts_for, d_output_axis, diversity_trend,  # noqa: E402
                             duration_text, health_warnings, healthy_note, is_active, log_tail_text,
                             point_count, run_state, run_summary, split_records, variety_figure)
 from ui.common import env_refresh_s, go, jobs, open_run, page_setup, runs_safe  # noqa: E402
@@ -190,9 +190,10 @@ def live_charts() -> None:
                     icon=":material/hourglass_top:")
         else:
             d_title, d_ref, d_ref_text = d_output_axis(cfg.loss if cfg else "minimax")
-            for i in range(0, len(CHARTS), 2):
+            charts = charts_for(data)
+            for i in range(0, len(charts), 2):
                 cols = st.columns(2)
-                for (title, keys, y_title), col in zip(CHARTS[i:i + 2], cols):
+                for (title, keys, y_title), col in zip(charts[i:i + 2], cols):
                     ref, ref_text = (0.5, "0.5: G fools D") if title == "D's accuracy" else (None, "")
                     if title == "D(x) and D(G(z))":
                         y_title, ref, ref_text = d_title, d_ref, d_ref_text

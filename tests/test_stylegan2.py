@@ -3,6 +3,7 @@ ADA's p and the W average, truncation, style mixing."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -204,3 +205,27 @@ def test_config_refuses_what_does_not_fit():
     folder = preset_for("/some/folder/of/logos")
     assert folder["model"] == "stylegan2" and folder["augment"] == ["ada"] and folder["resolution"] == 64
     assert preset_for("emoji")["model"] == "stylegan2"
+
+
+def test_generate_page_offers_psi_style_mixing_and_w_interpolation():
+    from streamlit.testing.v1 import AppTest
+
+    from ui.common import PAGES
+
+    run = RunDir.create("sg2-page", sg2_config(steps=3, checkpoint_every=3))
+    assert train(run) == "finished"
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / PAGES["generate"]), default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.toggle(key="gen_psi_on").set_value(True).run()
+    at.slider(key="gen_psi").set_value(0.0).run()
+    grid = at.get("image")[0]
+    assert not at.exception and "truncation 0" in texts_of(at)
+    mixed = next(img for img in at.get("image") if img.captions and img.captions[0].startswith("seed A"))
+    assert len(mixed.captions) == 3 and "layers 1–" in mixed.captions[1]
+    at.button(key="interp_go").click().run()
+    assert any(img.captions and "linear interpolation in W" in img.captions[0] for img in at.get("image"))
+    assert grid is not None
+
+
+def texts_of(at) -> str:
+    return "\n".join(str(m.value) for m in at.markdown)
