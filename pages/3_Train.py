@@ -27,7 +27,8 @@ HELP.update({
     "resolution": "Image size in pixels the GAN learns (power of two 16–128 for DCGAN).",
     "channels": "1 = greyscale, 3 = colour. Colour sets can be learned in grey and vice versa.",
     "conditional": "Learn one generator for all classes and choose the class when generating.",
-    "model": "dcgan: convolutional (recommended) · mlp: the original 2014 fully-connected GAN.",
+    "model": "stylegan2: style-based, for colour images at 32–256 px and small sets (the default for emoji and "
+             "your folders) · dcgan: convolutional, fast, fine for small greyscale sets · mlp: the original 2014 GAN.",
     "width": "Base channel count: bigger = more capacity, slower. 64 is the classic DCGAN.",
     "loss": "minimax is the original; hinge + spectral norm is the most forgiving.",
     "steps": "Generator updates to train (ignored when a minutes budget is set).",
@@ -35,19 +36,23 @@ HELP.update({
 })
 GROUPS: list[tuple[str, str, list[str]]] = [
     ("Data", ":material/photo_library:", ["data", "resolution", "channels", "conditional"]),
-    ("Model", ":material/account_tree:", ["model", "z_dim", "width", "g_norm", "d_norm", "spectral_norm", "minibatch_std", "scale", "frames"]),
-    ("Loss", ":material/functions:", ["loss", "r1_gamma", "gp_weight", "d_steps"]),
-    ("Optimiser", ":material/speed:", ["batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema", "ema_decay", "augment"]),
+    ("Model", ":material/account_tree:", ["model", "z_dim", "width", "g_norm", "d_norm", "spectral_norm", "minibatch_std", "scale", "frames",
+                                               "mapping_layers", "style_mixing"]),
+    ("Loss", ":material/functions:", ["loss", "r1_gamma", "r1_every", "gp_weight", "d_steps"]),
+    ("Optimiser", ":material/speed:", ["batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema", "ema_decay", "augment",
+                                        "ada_target", "ada_kimg"]),
     ("Schedule", ":material/schedule:", ["steps", "minutes", "log_every", "sample_every", "checkpoint_every",
                                           "eval_every", "eval_samples"]),
     ("Hardware", ":material/memory:", ["device", "threads", "bf16", "compile", "cuda_graph", "seed", "on_diverge"]),
 ]
 CHOICES = {"model": MODELS, "loss": LOSSES, "g_norm": G_NORMS, "d_norm": NORMS, "device": DEVICES,
-           "on_diverge": ("stop", "rollback"), "channels": (1, 3), "resolution": (16, 32, 64, 128),
+           "on_diverge": ("stop", "rollback"), "channels": (1, 3), "resolution": (16, 32, 64, 128, 256),
            "scale": (2, 4)}
-FLOATS = {"lr_g", "lr_d", "beta1", "beta2", "ema_decay", "r1_gamma", "gp_weight", "minutes"}
+FLOATS = {"lr_g", "lr_d", "beta1", "beta2", "ema_decay", "r1_gamma", "gp_weight", "minutes", "style_mixing",
+          "ada_target", "ada_kimg"}
 BOOLS = {"conditional", "spectral_norm", "minibatch_std", "ema", "bf16", "compile", "cuda_graph"}
-ONLY_FOR = {"scale": ("srgan",), "frames": ("dvdgan",), "gp_weight": None}
+ONLY_FOR = {"scale": ("srgan",), "frames": ("dvdgan",), "gp_weight": None,
+            "mapping_layers": ("stylegan2",), "style_mixing": ("stylegan2",)}
 FIELDS = [f for _, _, names in GROUPS for f in names]
 
 datasets = list_datasets()
@@ -130,7 +135,7 @@ def field(name: str, col) -> None:
                          format_func=lambda n: n + ("" if n in available or n not in {d.name for d in datasets}
                                                     else " (missing)"))
         elif name == "augment":
-            st.multiselect("DiffAugment", list(AUGMENTS), key=key, help=help_text)
+            st.multiselect("Augmentation (DiffAugment, or ada alone)", list(AUGMENTS), key=key, help=help_text)
         elif name in BOOLS:
             st.toggle(label, key=key, help=help_text)
         elif name in CHOICES:
@@ -139,8 +144,9 @@ def field(name: str, col) -> None:
                 options.append(st.session_state[key])
             st.selectbox(label, options, key=key, help=help_text)
         elif name in FLOATS:
-            fmt = "%.1e" if name.startswith("lr") else ("%.4f" if name in ("beta1", "beta2", "ema_decay") else "%.2f")
-            step = 1e-5 if name.startswith("lr") else (0.001 if name in ("beta1", "beta2", "ema_decay") else 0.5)
+            fine = ("beta1", "beta2", "ema_decay", "r1_gamma")  # values like 0.999 or StyleGAN2's gamma 0.025
+            fmt = "%.1e" if name.startswith("lr") else ("%.4f" if name in fine else "%.2f")
+            step = 1e-5 if name.startswith("lr") else (0.001 if name in fine else 0.5)
             st.number_input(label, key=key, help=help_text, format=fmt, step=step)
         else:
             st.number_input(label, key=key, help=help_text, step=1)
