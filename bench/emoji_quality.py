@@ -135,12 +135,14 @@ def main() -> None:
                "machine": "2-core AMD EPYC (Zen 4) CPU shared with other jobs, both runs at once",
                "reference": f"emoji train split ({len(train_set)} images), {args.n} samples per run", "runs": {}}
     test_set = load_dataset("emoji", 64, 3, split="test")
+    # file names: emoji_preset.md for seed 0 and 10 minutes, else e.g. emoji_preset_seed1_20min.md
+    suffix = (f"_seed{args.seed}" if args.seed else "") + (f"_{args.minutes:g}min" if args.minutes != 10 else "")
     for name in runs:
         run = RunDir.open(name, root)
         status = run.read_status()
         loaded = load_generator(name, root=root, with_discriminator=True)
         if args.experiment == "preset":
-            final_grid(loaded, ROOT / "docs" / f"emoji_{name}{f'_seed{args.seed}' if args.seed else ''}.png")
+            final_grid(loaded, ROOT / "docs" / f"emoji_{name}{suffix}.png")
         else:
             final_grid(loaded, root / f"emoji_{name}.png")
         records = [r for r in run.read_metrics() if "loss_d" in r]
@@ -163,7 +165,7 @@ def main() -> None:
         results["runs"][name] = entry
         print(name, json.dumps({k: v for k, v in entry.items() if k != "config"}), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"emoji_{args.experiment}" + (f"_seed{args.seed}" if args.seed else "")
+    stem = f"emoji_{args.experiment}{suffix}"
     (args.out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out_dir / f"{stem}.md").write_text(markdown(results))
     print((args.out_dir / f"{stem}.md").read_text())
