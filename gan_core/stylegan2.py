@@ -11,8 +11,8 @@ the equalized learning rate (stored N(0, 1), scaled by He's constant at run time
 Differences from NVlabs' code, each for a reason: bilinear up/downsampling instead of the
 [1, 3, 3, 1] FIR filters (plain PyTorch ops, fast on CPU); modulation by scaling activations
 (``x * s -> conv -> * d``, the "non-fused" path of stylegan2-ada), which is one ordinary
-batched convolution instead of a grouped one per sample (on this CPU the grouped form was
-~2x slower).
+batched convolution with a shared weight instead of a grouped convolution over a per-sample
+weight tensor (not benchmarked against each other here).
 
 The W space, where users see it: ``G.mapping`` keeps ``w_avg`` (a buffer, saved with the
 weights), ``truncate(w, psi)`` pulls toward it, ``G.synthesis(ws)`` takes one w per layer
