@@ -305,7 +305,7 @@ STUDIO = dict(
 # 2 mapping layers, R1 gamma 0.0002 * 64^2 / 32 ~ 0.025 every 16 steps, EMA half-life ~10k
 # images) except the widths: width 64 (64 channels up to 16 px, 32 at 32 px, 16 at 64 px;
 # G 0.34M, D 0.30M parameters) because on this 2-core CPU, one thread, width 64 trained
-# 69 images/s against 21 at width 128 and 3 at 256 (scratch measurement, channels_last), and
+# 69 images/s against 21 at width 128 (scratch measurement, channels_last, idle core), and
 # a 10-minute run must see tens of thousands of images. ADA's p may travel 0 -> 1 in 100k
 # images (the paper's 500k is more than a 10-minute CPU run sees).
 STYLEGAN2 = dict(
