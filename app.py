@@ -18,6 +18,8 @@ studio = [
     st.Page("pages/3_Train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/4_Monitor.py", title="Monitor", icon=":material/monitoring:"),
     st.Page("pages/7_Generate.py", title="Generate", icon=":material/auto_awesome:"),
+    st.Page("pages/8_Compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/9_Augment.py", title="Augment", icon=":material/science:"),
 ]
 restore = []
 if (ROOT / "pages" / "5_Inpaint.py").is_file():

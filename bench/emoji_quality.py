@@ -2,7 +2,7 @@
 
 Two experiments, each a pair of runs trained at the same time for the same wall clock, one
 CPU thread each, through the engine's CLI (``fashion_quality.launch``), then sampled and
-scored in one feature space (``gan_core.metrics.evaluate``: the offline classifier trained
+scored in one feature space (``gan_core.metrics.quality.evaluate``: the offline classifier trained
 on the emoji train split; FID/KID, precision/recall, density/coverage, class accuracy).
 
 - ``--experiment preset``: ``--data emoji`` (StyleGAN2 + ADA) vs ``--preset dcgan-folder``
@@ -40,10 +40,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from fashion_quality import final_grid, launch  # noqa: E402
-from gan_core import metrics  # noqa: E402
 from gan_core.data import ImageSet, load_dataset  # noqa: E402
-from gan_core.rundir import RunDir  # noqa: E402
-from gan_core.sample import generate, load_generator  # noqa: E402
+from gan_core.inference.generators import generate, load_generator, style_mix  # noqa: E402
+from gan_core.metrics.quality import evaluate  # noqa: E402
+from gan_core.runs.rundir import RunDir  # noqa: E402
 
 EXPERIMENTS = {
     "preset": {"stylegan2_ada": ["--data", "emoji"], "dcgan_folder": ["--preset", "dcgan-folder", "--data", "emoji"]},
@@ -76,8 +76,6 @@ def mixing_check(loaded, pairs: int = 64, cutoff: int = 3) -> dict:
     the share of pairs whose low-pass luminance layout (8x8-px blocks, centred) correlates more
     with A than with B, and whose mean colour (per-channel mean minus grey) is nearer B's than A's."""
     import torch.nn.functional as F
-
-    from gan_core.sample import style_mix
 
     seeds_a, seeds_b = list(range(pairs)), list(range(10_000, 10_000 + pairs))
     a, b = generate(loaded, seeds_a, class_index=0), generate(loaded, seeds_b, class_index=0)
@@ -163,7 +161,7 @@ def main() -> None:
             "images_per_s": round(status["images_seen"] / max(status["elapsed_s"], 1e-9), 1),
             "final_ada_p": records[-1].get("ada_p") if records else None,
             "config": run.config().to_dict(),
-            "scores": metrics.evaluate(loaded, train_set, n=args.n),
+            "scores": evaluate(loaded, train_set, n=args.n),
         }
         if loaded.config.model == "stylegan2":
             entry["style_mixing"] = mixing_check(loaded)

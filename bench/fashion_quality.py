@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from gan_core.data import FASHION_CLASSES, load_dataset  # noqa: E402
-from gan_core.rundir import RunDir  # noqa: E402
-from gan_core.sample import generate, image_grid, load_generator  # noqa: E402
+from gan_core.data.images import FASHION_CLASSES, load_dataset  # noqa: E402
+from gan_core.runs.rundir import RunDir  # noqa: E402
+from gan_core.inference.generators import generate, image_grid, load_generator  # noqa: E402
 
 RUNS = {
     # name: extra flags on top of `train --data fashion-mnist`
@@ -63,7 +63,7 @@ def final_grid(loaded, path: Path) -> None:
 def classified_samples(loaded, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples of seeds 0..n-1 and the offline classifier's class for each, made once for both
     the by-class grid and the class shares."""
-    from gan_core.features import load_classifier
+    from gan_core.metrics.features import load_classifier
 
     classifier = load_classifier("fashion-mnist", 32, 1)
     images = torch.cat([generate(loaded, list(range(i, min(n, i + 500)))) for i in range(0, n, 500)])
@@ -88,7 +88,7 @@ def score(loaded, n: int, predictions: torch.Tensor) -> dict:
     """FID/KID/precision/recall/density/coverage in the offline classifier's feature space,
     plus class coverage: the share of the ten classes that get at least 2% of the classifier's
     ``predictions`` on n samples (a uniform spread gives 10% each; a collapsed generator covers few)."""
-    from gan_core import metrics
+    from gan_core.metrics import quality as metrics
 
     real = load_dataset("fashion-mnist", 32, 1, split="test")
     result = metrics.evaluate(loaded, real, n=n)

@@ -38,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gan_core import jobs  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.config import TrainConfig, preset_for  # noqa: E402
-from gan_core.rundir import RunDir  # noqa: E402
+from gan_core.runs.rundir import RunDir  # noqa: E402
 
 
 def free_port() -> int:

@@ -37,14 +37,16 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 
-from gan_core import masks  # noqa: E402
+from gan_core.data import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
+from gan_core.restore import repair  # noqa: E402
 from gan_core.config import PRESETS, TrainConfig  # noqa: E402
-from gan_core.data import load_dataset  # noqa: E402
-from gan_core.rundir import RunDir, RunError  # noqa: E402
-from gan_core.train import train  # noqa: E402
+from gan_core.data.images import load_dataset  # noqa: E402
+from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
+from gan_core.training.loop import train  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -122,7 +124,7 @@ def prior_inpaint_batch(loaded, images, mask_arr, steps, restarts, chunk) -> lis
         part = images[s:s + chunk]
         x = torch.cat([R.to_tensor(im, loaded.config.channels, (res, res)) for im in part])
         m = m_small.expand(len(part), -1, -1, -1).contiguous()
-        filled, _ = R._prior_inpaint(loaded, x, m, steps=steps, restarts=restarts, seed=s, class_index=None,
+        filled, _ = repair._prior_inpaint(loaded, x, m, steps=steps, restarts=restarts, seed=s, class_index=None,
                                      lam=0.003, lr=0.03, progress=None)
         out += [R.compose_fill(im, mask_arr, f, "poisson") for im, f in zip(part, filled)]
         log(f"  prior inpaint {len(out)}/{len(images)}")
@@ -136,8 +138,8 @@ def prior_superres_batch(loaded, lows, steps, restarts, chunk, size) -> list:
     for s in range(0, len(lows), chunk):
         part = lows[s:s + chunk]
         x = torch.cat([R.to_tensor(im, loaded.config.channels, (low, low)) for im in part])
-        hr, _ = R._pulse(loaded, x, steps=steps, restarts=restarts, seed=s, class_index=None, lr=0.1, lam=0.0, progress=None)
-        out += [R.from_tensor(h).resize(size, R.Image.Resampling.BICUBIC) for h in hr]
+        hr, _ = repair._pulse(loaded, x, steps=steps, restarts=restarts, seed=s, class_index=None, lr=0.1, lam=0.0, progress=None)
+        out += [R.from_tensor(h).resize(size, Image.Resampling.BICUBIC) for h in hr]
         log(f"  prior superres {len(out)}/{len(lows)}")
     return out
 
@@ -200,7 +202,7 @@ def main() -> int:
     add(rows_ip, f"prior: latent optimisation ({prior})", out, time.perf_counter() - t)
 
     log("super-resolution ...")
-    add(rows_sr, "input 7x7 (nearest, for reference)", [im.resize((28, 28), R.Image.Resampling.NEAREST) for im in lows], 0.0)
+    add(rows_sr, "input 7x7 (nearest, for reference)", [im.resize((28, 28), Image.Resampling.NEAREST) for im in lows], 0.0)
     for method in ("bicubic", "lanczos"):
         t = time.perf_counter()
         add(rows_sr, f"{method} (baseline)", [R.superres(im, 4, method).image for im in lows], time.perf_counter() - t)

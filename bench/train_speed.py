@@ -35,8 +35,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gan_core.config import PRESETS, TrainConfig  # noqa: E402
-from gan_core.rundir import RunDir  # noqa: E402
-from gan_core.train import Trainer, bf16_supported, pick_device  # noqa: E402
+from gan_core.runs.rundir import RunDir  # noqa: E402
+from gan_core.torch_utils.devices import bf16_supported, pick_device  # noqa: E402
+from gan_core.training.trainer import Trainer  # noqa: E402
 
 # Dense bf16 tensor-core peaks from the datasheets, FLOP/s (the H200 has the H100's compute).
 BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
@@ -310,15 +311,12 @@ def compiled_variants(res: int, nc: int, data: str, device: torch.device, root: 
 
 
 def restoration_latency(root: Path) -> dict:
-    """One image per method, when the restoration module is present."""
-    try:
-        from gan_core import restore
-    except ImportError:
-        return {"note": "gan_core.restore not present"}
+    """One image per method."""
+    from gan_core import restore
     from PIL import Image
 
-    from gan_core.sample import load_generator
-    from gan_core.train import train
+    from gan_core.inference.generators import load_generator
+    from gan_core.training.loop import train
 
     cfg = TrainConfig.from_dict(dict(PRESETS["shapes"], resolution=32, width=16, steps=20, log_every=10, checkpoint_every=20, threads=0))
     run = RunDir.create("speed-prior", cfg, root)

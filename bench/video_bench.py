@@ -30,9 +30,9 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gan_core.clips import load_clips  # noqa: E402
+from gan_core.data.clips import load_clips  # noqa: E402
 from gan_core.config import TrainConfig  # noqa: E402
-from gan_core.rundir import RunDir  # noqa: E402
+from gan_core.runs.rundir import RunDir  # noqa: E402
 
 RES, FRAMES = 32, 8
 
@@ -130,9 +130,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gif", type=Path, default=ROOT / "docs" / "video_sample.gif")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from gan_core.sample import load_generator
-    from gan_core.train import train
-    from gan_core.video import clips_grid_gif, generate_clips
+    from gan_core.inference.generators import load_generator
+    from gan_core.training.loop import train
+    from gan_core.video.clips import clips_grid_gif, generate_clips
 
     cfg = config(args.minutes, args.threads)
     name = RunDir.unique_name("bench-video", args.root)

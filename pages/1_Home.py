@@ -10,9 +10,11 @@ import streamlit as st  # noqa: E402
 
 from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
-from gan_core.rundir import RunDir, RunError  # noqa: E402
-from gan_core.views import is_active, run_state, runs_table_rows  # noqa: E402
-from ui.common import env_refresh_s, go, jobs, page_link, page_setup, runs_safe  # noqa: E402
+from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
+from ui.runs_table import runs_table_rows  # noqa: E402
+from ui.status import is_active, run_state  # noqa: E402
+from ui.common import env_refresh_s, go, page_link, page_setup, runs_safe  # noqa: E402
 
 page_setup("Home")
 
@@ -29,11 +31,7 @@ st.write("")
 
 
 def quick_start() -> None:
-    module = jobs()
     fashion = next((d for d in list_datasets() if d.name == "fashion-mnist"), None)
-    if module is None:
-        st.error("Background training is not available in this build (gan_core.jobs is missing).")
-        return
     if fashion is None or not fashion.available:
         st.error("Fashion-MNIST is not on this machine: " + (fashion.note if fashion else "unknown data set")
                  + ". Pick another data set on the Train page.")
@@ -41,7 +39,7 @@ def quick_start() -> None:
     try:
         cfg = TrainConfig.from_dict(preset_for("fashion-mnist"))
         name = RunDir.unique_name("fashion-mnist")
-        module.launch(cfg, name)
+        jobs.launch(cfg, name)
     except (ConfigError, RunError, OSError, ValueError) as exc:
         st.error(f"Could not start the run: {exc}")
         return

@@ -11,8 +11,8 @@ import streamlit as st  # noqa: E402
 
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import DatasetError, delete_dataset, import_dataset, list_datasets, load_dataset  # noqa: E402
-from gan_core.importer import data_root  # noqa: E402
-from gan_core.sample import image_grid  # noqa: E402
+from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.common import page_setup  # noqa: E402
 
 page_setup("Data")

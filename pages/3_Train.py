@@ -1,6 +1,7 @@
 """Train: the config as a form, validated as you type, launched as a background job."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -8,52 +9,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.cli import _FLAG_HELP  # noqa: E402
-from gan_core.config import (AUGMENTS, DEVICES, G_NORMS, LOSSES, MODELS, NORMS, PRESETS, ConfigError,  # noqa: E402
-                             TrainConfig, preset_for)
+from gan_core.config import (GROUPS, PRESETS, ConfigError, TrainConfig, applies, full_help, preset_for,  # noqa: E402
+                             specs)
+from gan_core.config.fields import kind_of_field  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
-from gan_core.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
-from gan_core.views import default_run_name  # noqa: E402
-from ui.common import go, jobs, page_setup, runs_safe  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
+from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
+from ui.common import go, page_setup, runs_safe  # noqa: E402
+from ui.status import default_run_name  # noqa: E402
+from ui.sweep_form import sweep_section  # noqa: E402
 
 page_setup("Train")
 st.title("Train a GAN")
 st.caption("Pick a data set (its recipe fills the form), adjust what you like, and launch. "
            "Training runs in the background: you can close the browser and come back.")
 
-HELP = dict(_FLAG_HELP)
-HELP.update({
-    "data": "The images to learn from: a built-in set or one you imported on the Data page.",
-    "resolution": "Image size in pixels the GAN learns (power of two 16–128 for DCGAN).",
-    "channels": "1 = greyscale, 3 = colour. Colour sets can be learned in grey and vice versa.",
-    "conditional": "Learn one generator for all classes and choose the class when generating.",
-    "model": "stylegan2: style-based, for colour images at 32–256 px and small sets (the default for emoji and "
-             "your folders) · dcgan: convolutional, fast, fine for small greyscale sets · mlp: the original 2014 GAN.",
-    "width": "Base channel count: bigger = more capacity, slower. 64 is the classic DCGAN.",
-    "loss": "minimax is the original; hinge + spectral norm is the most forgiving.",
-    "steps": "Generator updates to train (ignored when a minutes budget is set).",
-    "minutes": "Wall-clock budget; 0 = train for the number of steps.",
-})
-GROUPS: list[tuple[str, str, list[str]]] = [
-    ("Data", ":material/photo_library:", ["data", "resolution", "channels", "conditional"]),
-    ("Model", ":material/account_tree:", ["model", "z_dim", "width", "g_norm", "d_norm", "spectral_norm", "minibatch_std", "scale", "frames",
-                                               "mapping_layers", "style_mixing"]),
-    ("Loss", ":material/functions:", ["loss", "r1_gamma", "r1_every", "gp_weight", "d_steps"]),
-    ("Optimiser", ":material/speed:", ["batch_size", "lr_g", "lr_d", "beta1", "beta2", "ema", "ema_decay", "augment",
-                                        "ada_target", "ada_kimg"]),
-    ("Schedule", ":material/schedule:", ["steps", "minutes", "log_every", "sample_every", "checkpoint_every",
-                                          "eval_every", "eval_samples"]),
-    ("Hardware", ":material/memory:", ["device", "threads", "bf16", "compile", "cuda_graph", "seed", "on_diverge"]),
-]
-CHOICES = {"model": MODELS, "loss": LOSSES, "g_norm": G_NORMS, "d_norm": NORMS, "device": DEVICES,
-           "on_diverge": ("stop", "rollback"), "channels": (1, 3), "resolution": (16, 32, 64, 128, 256),
-           "scale": (2, 4)}
-FLOATS = {"lr_g", "lr_d", "beta1", "beta2", "ema_decay", "r1_gamma", "gp_weight", "minutes", "style_mixing",
-          "ada_target", "ada_kimg"}
-BOOLS = {"conditional", "spectral_norm", "minibatch_std", "ema", "bf16", "compile", "cuda_graph"}
-ONLY_FOR = {"scale": ("srgan",), "frames": ("dvdgan",), "gp_weight": None,
-            "mapping_layers": ("stylegan2",), "style_mixing": ("stylegan2",)}
-FIELDS = [f for _, _, names in GROUPS for f in names]
+# The form comes from the config's own field descriptions (gan_core.config.fields): labels,
+# help, groups, choices and which run types a field applies to. Only the looks live here.
+SPECS = specs(TrainConfig)
+KINDS = {f.name: kind_of_field(f) for f in dataclasses.fields(TrainConfig)}
+ICONS = {"Data": ":material/photo_library:", "Model": ":material/account_tree:", "Loss": ":material/functions:",
+         "Optimiser": ":material/speed:", "Schedule": ":material/schedule:", "Hardware": ":material/memory:"}
+FORMATS = {"lr_g": ("%.1e", 1e-5), "lr_d": ("%.1e", 1e-5), "beta1": ("%.4f", 0.001), "beta2": ("%.4f", 0.001),
+           "ema_decay": ("%.4f", 0.001), "r1_gamma": ("%.4f", 0.001),  # StyleGAN2's gamma is 0.025
+           "style_mixing": ("%.2f", 0.05), "ada_target": ("%.2f", 0.05), "ada_kimg": ("%.1f", 10.0)}
+GROUP_FIELDS: list[tuple[str, str, list[str]]] = [
+    (g, ICONS[g], [n for n, s in SPECS.items() if s.group == g]) for g in GROUPS if g in ICONS]
+FIELDS = [f for _, _, names in GROUP_FIELDS for f in names]
 
 datasets = list_datasets()
 available = [d.name for d in datasets if d.available]
@@ -65,9 +47,9 @@ def load_values(values: dict) -> None:
     base.update(values)
     for name in FIELDS:
         value = base[name]
-        if name in FLOATS:
+        if KINDS[name] == "float":
             value = float(value)
-        elif name not in BOOLS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif KINDS[name] == "int" and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = int(value)
         st.session_state[f"f_{name}"] = value
     st.session_state["f_preset"] = base.get("preset") or ""
@@ -102,13 +84,12 @@ def current_values() -> dict:
 
 # ---- validate before drawing, so each error appears under its own field ----------------
 values = current_values()
-error: ConfigError | None = None
 cfg: TrainConfig | None = None
-try:
+errors: dict[str, str] = {}
+for problem in TrainConfig.problems(values):  # all of them at once, each shown under its field
+    errors.setdefault(problem.field, problem.message)
+if not errors:
     cfg = TrainConfig.from_dict(values)
-except ConfigError as exc:
-    error = exc
-errors: dict[str, str] = {error.field: str(error).split(": ", 1)[-1]} if error else {}
 
 notes: dict[str, str] = {}
 info = next((d for d in datasets if d.name == values["data"]), None)
@@ -124,29 +105,30 @@ if cfg is not None and cfg.checkpoint_every > cfg.steps and not cfg.minutes:
 
 def field(name: str, col) -> None:
     key = f"f_{name}"
-    label = name.replace("_", " ")
-    help_text = HELP.get(name)
+    spec = SPECS[name]
+    label = spec.label
+    help_text = full_help(TrainConfig, name)
+    kind = KINDS[name]
+    options = spec.options or spec.allowed()
     with col:
         if name == "data":
             options = [d.name for d in datasets]
             if st.session_state[key] not in options:
                 options.append(st.session_state[key])
-            st.selectbox("data set", options, key=key, help=help_text, on_change=on_data_change,
+            st.selectbox(label, options, key=key, help=help_text, on_change=on_data_change,
                          format_func=lambda n: n + ("" if n in available or n not in {d.name for d in datasets}
                                                     else " (missing)"))
-        elif name == "augment":
-            st.multiselect("Augmentation (DiffAugment, or ada alone)", list(AUGMENTS), key=key, help=help_text)
-        elif name in BOOLS:
+        elif kind == "list":
+            st.multiselect(label, list(options or ()), key=key, help=help_text)
+        elif kind == "bool":
             st.toggle(label, key=key, help=help_text)
-        elif name in CHOICES:
-            options = list(CHOICES[name])
+        elif options is not None:
+            options = list(options)
             if st.session_state[key] not in options:
                 options.append(st.session_state[key])
             st.selectbox(label, options, key=key, help=help_text)
-        elif name in FLOATS:
-            fine = ("beta1", "beta2", "ema_decay", "r1_gamma")  # values like 0.999 or StyleGAN2's gamma 0.025
-            fmt = "%.1e" if name.startswith("lr") else ("%.4f" if name in fine else "%.2f")
-            step = 1e-5 if name.startswith("lr") else (0.001 if name in fine else 0.5)
+        elif kind == "float":
+            fmt, step = FORMATS.get(name, ("%.2f", 0.5))
             st.number_input(label, key=key, help=help_text, format=fmt, step=step)
         else:
             st.number_input(label, key=key, help=help_text, step=1)
@@ -185,13 +167,13 @@ if "init_from" in errors:
     st.error(errors["init_from"])
 
 model = values.get("model")
-for row_start in range(0, len(GROUPS), 3):
+for row_start in range(0, len(GROUP_FIELDS), 3):
     cols = st.columns(3, gap="medium")
-    for (title, icon, names), col in zip(GROUPS[row_start:row_start + 3], cols):
+    for (title, icon, names), col in zip(GROUP_FIELDS[row_start:row_start + 3], cols):
         with col.container(border=True):
             st.markdown(f"##### {title}")
             for name in names:
-                if name in ONLY_FOR and ONLY_FOR[name] and model not in ONLY_FOR[name] and name not in errors:
+                if not applies(TrainConfig, name, model) and name not in errors:
                     continue
                 if name == "gp_weight" and values.get("loss") != "wgan-gp" and name not in errors:
                     continue
@@ -202,15 +184,12 @@ for name, text in errors.items():
     if name not in shown and name != "init_from":
         st.error(f"{name}: {text}")
 
-mod = jobs()
 valid = not errors and cfg is not None
 summary = st.container()
 left, right = st.columns([1, 3])
-launch = left.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=not valid or mod is None,
+launch = left.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=not valid,
                      key="launch", width="stretch")
-if mod is None:
-    right.warning("Background training is not available in this build (gan_core.jobs is missing).")
-elif not valid:
+if not valid:
     right.error(f"Fix {len(errors)} problem{'s' if len(errors) > 1 else ''} above to launch.", icon=":material/block:")
 else:
     budget = f"{cfg.minutes:g} minutes" if cfg.minutes else f"{cfg.steps:,} steps"
@@ -218,11 +197,13 @@ else:
                    f"**{cfg.data}** at {cfg.resolution} px, {cfg.loss} loss, batch {cfg.batch_size}, {budget}"
                    + (f", fine-tuned from **{cfg.init_from}**" if cfg.init_from else "") + ".")
 
-if launch and valid and mod is not None:
+if launch and valid:
     name = raw_name or default_run_name(cfg.data, cfg.model)
     try:
-        mod.launch(cfg, name)
+        jobs.launch(cfg, name)
     except (RunError, ConfigError, OSError, ValueError) as exc:
         st.error(f"Could not launch: {exc}")
     else:
         go("monitor", monitor_select=[name], flash=f"Launched **{name}**.")
+
+sweep_section(cfg if not set(errors) - {"run_name"} else None, FIELDS)  # a sweep names its own runs

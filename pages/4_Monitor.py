@@ -10,12 +10,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_core.rundir import RunDir, RunError  # noqa: E402
-from gan_core.views import state_colour as badge_colour  # noqa: E402
-from gan_core.views import (EVAL_KEYS, MetricsReader, chart_figure, charts_for, d_output_axis, diversity_trend,  # noqa: E402
-                            duration_text, health_warnings, healthy_note, is_active, log_tail_text,
-                            point_count, run_state, run_summary, split_records, variety_figure)
-from ui.common import env_refresh_s, go, jobs, open_run, page_setup, runs_safe  # noqa: E402
+from gan_core.experiments.report import build_report  # noqa: E402
+from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
+from gan_core.jobs import manager as jobs  # noqa: E402
+from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
+from gan_core.runs.states import RunState  # noqa: E402
+from ui.charts import EVAL_KEYS, chart_figure, charts_for, d_output_axis, point_count, variety_figure  # noqa: E402
+from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
+from ui.runs_table import log_tail_text, run_summary  # noqa: E402
+from ui.status import duration_text, is_active, run_state  # noqa: E402
+from ui.status import state_colour as badge_colour  # noqa: E402
+from ui.common import env_refresh_s, go, open_run, page_setup, runs_safe  # noqa: E402
 
 page_setup("Monitor")
 st.title("Monitor")
@@ -80,26 +85,26 @@ def reader(name: str) -> MetricsReader | None:
 
 
 def controls(run: RunDir, state: str) -> None:
-    mod = jobs()
     b1, b2, b3 = st.columns(3)
+    allowed = RunState.of(state)
     stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=mod is None or state not in ("running",),
+                     disabled=not (allowed and allowed.can_stop),
                      help="Finish the current step, write a checkpoint, then stop. Resume later.")
     resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=mod is None or state not in ("stopped", "crashed", "failed", "diverged", "cancelled"),
+                       disabled=not (allowed and allowed.can_resume),
                        help="Continue from the newest checkpoint in the background.")
     cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=mod is None or state not in ("queued", "created"),
+                       disabled=not (allowed and allowed.can_cancel),
                        help="Take a queued run off the queue before it starts.")
     try:
         if stop:
-            mod.stop(run.name, wait=False)
+            jobs.stop(run.name, wait=False)
             st.toast(f"Stopping {run.name} after its current step …")
         if resume:
-            mod.resume(run.name)
+            jobs.resume(run.name)
             st.toast(f"Resumed {run.name}")
         if cancel:
-            mod.cancel(run.name)
+            jobs.cancel(run.name)
             st.toast(f"Cancelled {run.name}")
     except Exception as exc:  # noqa: BLE001 - show what the jobs layer said
         st.error(f"{run.name}: {exc}")
@@ -287,5 +292,10 @@ for name in selected:
     header(name)
 live_charts()
 
-if st.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
+b1, b2, _ = st.columns([1, 1, 2])
+if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
+b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names)).encode("utf-8"),
+                   file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",
+                   key="monitor_report", help="One HTML file of the selected runs (samples, curves, metrics, config, "
+                                              "model card) that opens offline; built when you click.")

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from gan_core import masks  # noqa: E402
+from gan_core.data import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
 from pages._restore_common import caption, pick_image, pick_run, prior_settings, result_tools, run_beside_baseline  # noqa: E402
 
@@ -74,7 +74,7 @@ method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, 
 loaded = None
 settings: dict = {}
 if method != "biharmonic":
-    run, loaded = pick_run("inpaint", method, "ip_run", "inpaint-gan")
+    run, loaded = pick_run("inpaint", method, "ip_run")
     if method == "prior":
         settings = prior_settings("ip", loaded, default_steps=150)
         settings["blend"] = st.selectbox("Blending", ["poisson", "feather", "paste"], key="ip_blend")

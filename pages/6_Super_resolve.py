@@ -36,7 +36,7 @@ method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, 
 loaded = None
 settings: dict = {}
 if method in ("prior", "model"):
-    run, loaded = pick_run("superres", method, "sr_run", "srgan --scale 4")
+    run, loaded = pick_run("superres", method, "sr_run")
     if method == "model" and loaded.config.scale != scale:
         st.info(f"Run {run} was trained for x{loaded.config.scale}; its output is resized to x{scale}.")
     if method == "prior":

@@ -11,13 +11,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
-from gan_core.importer import DatasetError, data_root, validate_name  # noqa: E402
-from gan_core.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
-from gan_core.sample import (class_from_text, class_labels, generate, import_checkpoint, interpolate_w, is_style_based,
-                             latents_for_seeds, style_mix,  # noqa: E402
-                             load_generator, png_bytes, provenance, to_pil)
-from gan_core.views import (RESTORATION_MODELS, checkpoint_choices, export_synthetic, folder_zip_bytes,  # noqa: E402
-                            gif_bytes, slerp, upscale, zip_bytes)
+from gan_core.data.importer import DatasetError, data_root, validate_name  # noqa: E402
+from gan_core.runs.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
+from gan_core.inference.generators import (class_from_text, class_labels, generate, import_checkpoint,  # noqa: E402
+                                           interpolate_w, is_style_based, latents_for_seeds, load_generator,
+                                           png_bytes, provenance, style_mix, to_pil)
+from gan_core.inference.export import export_synthetic  # noqa: E402
+from gan_core.metrics.quality import checkpoint_scores  # noqa: E402
+from gan_core.runtypes.registry import kind_of  # noqa: E402
+from gan_core.video.clips import clip_to_gif_bytes, generate_clips  # noqa: E402
+from ui.media import folder_zip_bytes, gif_bytes, slerp, upscale, zip_bytes  # noqa: E402
+from ui.runs_table import checkpoint_choices  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
 
 page_setup("Generate")
@@ -72,9 +76,10 @@ except RunError as exc:
     st.error(str(exc))
     st.stop()
 
-if cfg.model in RESTORATION_MODELS:
-    st.info(f"**{run_name}** is a {'super-resolution' if cfg.model == 'srgan' else 'inpainting'} model: "
-            f"use it on the **{'Super-resolve' if cfg.model == 'srgan' else 'Inpaint'}** page.",
+if kind_of(cfg.model) == "restoration":
+    superres = cfg.run_type.restores == "superres"
+    st.info(f"**{run_name}** is a {'super-resolution' if superres else 'inpainting'} model: "
+            f"use it on the **{'Super-resolve' if superres else 'Inpaint'}** page.",
             icon=":material/healing:")
     st.stop()
 
@@ -94,11 +99,7 @@ except (CheckpointError, RunError, OSError, ValueError) as exc:
     st.error(f"Could not load this checkpoint: {exc}")
     st.stop()
 
-try:
-    from gan_core.metrics import checkpoint_scores
-except ImportError:
-    checkpoint_scores = None
-scores = checkpoint_scores(run, loaded.step) if checkpoint_scores else None
+scores = checkpoint_scores(run, loaded.step)
 facts = (f"{cfg.model}{' · conditional' if loaded.conditional else ''} · trained on **{cfg.data}** at "
          f"{cfg.resolution} px · step {loaded.step:,} · {loaded.weights} weights")
 if scores:
@@ -147,15 +148,10 @@ elif cfg.conditional is False:
     c[3].caption("Unconditional model: it picks the class itself.")
 
 seeds = list(range(seed, seed + n))
-is_video = cfg.model == "dvdgan"
+is_video = kind_of(cfg.model) == "video"
 labels_t = class_labels(loaded, n, class_index)
 t0 = time.perf_counter()
 if is_video:
-    try:
-        from gan_core.video import clip_to_gif_bytes, generate_clips
-    except ImportError:
-        st.error("Video generation is not available in this build.")
-        st.stop()
     clips = generate_clips(loaded, seeds, class_index, truncation)
     images = clips[:, 0]
 else:

@@ -7,8 +7,8 @@ from PIL import Image
 
 from gan_core import restore as R
 from gan_core.data import list_datasets
-from gan_core.rundir import RunDir, RunError
-from gan_core.sample import png_bytes
+from gan_core.runs.rundir import RunDir, RunError
+from gan_core.inference.generators import png_bytes
 
 
 @st.cache_resource(show_spinner="Loading the run's weights ...", max_entries=4)
@@ -23,14 +23,14 @@ def loaded_run(run: str, method: str):
     return _load(run, ckpt.step, method)
 
 
-def pick_run(task: str, method: str, key: str, model_cmd: str) -> tuple[str, object]:
+def pick_run(task: str, method: str, key: str) -> tuple[str, object]:
     """The run picker for the prior/model methods: (run name, loaded weights), or the page
-    stops saying what to train first. ``model_cmd`` is the --model value to suggest."""
+    stops saying what to train first (a run type that fits, from the registry)."""
     runs = R.fitting_runs(task, method)
     if not runs:
-        need = "an image GAN (mlp or dcgan)" if method == "prior" else f"an {model_cmd.split()[0]}"
+        need = R.needed_run_text(task, method).removesuffix(" run")
         st.warning(f"No {need} run with a checkpoint yet: train one first (Train page, or "
-                   f"`python -m gan_core train --model {'dcgan' if method == 'prior' else model_cmd} ...`).")
+                   f"`python -m gan_core train --model {R.fitting_run_types(task, method)[-1]} ...`).")
         st.stop()
     run = st.selectbox("Run", runs, key=key)
     try:

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need_apt+=(dataset-fashion-mnist)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
-# the built-in colour set `emoji` (gan_core/emoji.py): the font and Unicode's emoji list
+# the built-in colour set `emoji` (gan_core/data/emoji.py): the font and Unicode's emoji list
 [ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 [ -f /usr/share/unicode/emoji/emoji-test.txt ] || need_apt+=(unicode-data)
 if [ ${#need_apt[@]} -gt 0 ]; then

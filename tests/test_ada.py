@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_core.ada import AdaController, augment
+from gan_core.runtypes.ada import AdaController, augment
 
 
 def test_p_rises_when_d_is_sure_of_the_reals_and_falls_when_not():

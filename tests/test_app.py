@@ -17,7 +17,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig, preset_for
-from gan_core.rundir import RunDir
+from gan_core.runs.rundir import RunDir
 from ui.common import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +35,8 @@ def tiny_cfg(**changes) -> TrainConfig:
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory):
     """One checkpoints folder per state, made once for the module."""
-    from gan_core import jobs
-    from gan_core.train import train
+    from gan_core.jobs import manager as jobs
+    from gan_core.training.loop import train
 
     base = tmp_path_factory.mktemp("app_states")
     data = base / "data"
@@ -144,6 +144,10 @@ def test_page_renders_in_every_state(page, state, state_env):
             assert len(captions) == 16 and captions[0].startswith("seed 0")
         else:
             assert "Nothing to generate from yet" in body
+    elif page == "augment":
+        assert "No labs yet" in body
+        assert at.button[0].label == "Launch lab"
+        assert ("shapes-finished" in at.selectbox(key="aug_reuse").options) == (state == "finished")
 
 
 def test_train_explains_invalid_values_inline_and_blocks_launch(state_env):
@@ -174,7 +178,7 @@ def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(sta
 
 
 def test_train_launch_starts_a_background_job(state_env, tmp_path):
-    from gan_core import jobs
+    from gan_core.jobs import manager as jobs
 
     root = tmp_path / "launch_runs"
     state_env("empty")

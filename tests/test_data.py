@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_core.cli.data import data_cli
 from gan_core import data
-from gan_core.data import DatasetError, load_dataset
+from gan_core.data.images import DatasetError, load_dataset
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -270,22 +271,22 @@ def test_cli_import_list_delete(tmp_path, capsys):
     for i in range(2):
         save(tmp_path / "src" / f"{i}.png", solid((0, 0, 0)))
     (tmp_path / "src" / "bad.png").write_bytes(b"x")
-    assert data.data_cli(["import", str(tmp_path / "src"), "--name", "mine"]) == 0
+    assert data_cli(["import", str(tmp_path / "src"), "--name", "mine"]) == 0
     out = capsys.readouterr().out
     assert "Imported 2 images" in out and "bad.png" in out
-    assert data.data_cli(["list"]) == 0
+    assert data_cli(["list"]) == 0
     assert "mine" in capsys.readouterr().out
     assert len(load_dataset("mine", 8, 1)) == 2
-    assert data.data_cli(["import", str(tmp_path / "src"), "--name", "mine"]) == 2
+    assert data_cli(["import", str(tmp_path / "src"), "--name", "mine"]) == 2
     assert "already exists" in capsys.readouterr().err
-    assert data.data_cli(["delete", "mine"]) == 0
-    assert data.data_cli(["delete", "mine"]) == 2
-    assert data.data_cli(["--help"]) == 0
-    assert data.data_cli(["bogus"]) == 2
+    assert data_cli(["delete", "mine"]) == 0
+    assert data_cli(["delete", "mine"]) == 2
+    assert data_cli(["--help"]) == 0
+    assert data_cli(["bogus"]) == 2
 
 
 def test_download_failure_is_a_clear_error(monkeypatch):
-    from gan_core._torchvision import torchvision
+    from gan_core.torch_utils.vision import torchvision
 
     def offline(**kwargs):
         raise RuntimeError("Name or service not known")

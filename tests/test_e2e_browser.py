@@ -64,8 +64,8 @@ def studio(tmp_path):
     finally:
         os.environ["GAN_CHECKPOINTS"] = env["GAN_CHECKPOINTS"]
         try:
-            from gan_core import jobs
-            from gan_core.rundir import list_runs
+            from gan_core.jobs import manager as jobs
+            from gan_core.runs.rundir import list_runs
 
             for run in list_runs(tmp_path / "checkpoints"):
                 if jobs.status(run.name, root=tmp_path / "checkpoints")["state"] in ("running", "queued", "stopping"):
@@ -171,10 +171,11 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             page.goto(url + "/Train")
             page.get_by_role("button", name="Launch training").wait_for()
             settle(page)
-            pick(page, "data set", "shapes")
-            pick(page, "resolution", "16")
-            for label, value in (("width", 8), ("z dim", 16), ("batch size", 16), ("steps", 4000),
-                                 ("log every", 5), ("sample every", 25), ("checkpoint every", 50), ("threads", 1)):
+            pick(page, "Data set", "shapes")
+            pick(page, "Image size (px)", "16")
+            for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
+                                 ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
+                                 ("Checkpoint every (steps)", 50), ("CPU threads", 1)):
                 fill(page, label, value)
             name_box = page.get_by_role("textbox", name="Run name")
             name_box.fill("e2e-shapes")
@@ -217,5 +218,65 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             settle(page)
             time.sleep(1)
             shoot(page, "home")
+        finally:
+            browser.close()
+
+
+def test_compare_two_finished_runs_and_open_their_report(studio):
+    """Compare lists two finished runs in its table and chart; its report downloads and opens
+    offline in the browser, fetching nothing but itself."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    url, tmp = studio
+    for name, lr_d in (("cmp-a", 4e-4), ("cmp-b", 1e-4)):
+        cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=20,
+                                         log_every=5, sample_every=10, checkpoint_every=10, eval_every=10,
+                                         eval_samples=64, threads=1, lr_d=lr_d))
+        assert train(RunDir.create(name, cfg, root=tmp / "checkpoints")) == "finished"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+            page.set_default_timeout(30_000)
+            # Streamlit saves the table's CSV through a save-file dialog where the browser has one;
+            # without it, through an ordinary download that Playwright can catch
+            page.add_init_script("delete window.showSaveFilePicker")
+            page.goto(url + "/Compare")
+            page.get_by_text("Quality against cost").wait_for()
+            settle(page)
+            table = page.locator('[data-testid="stDataFrame"]').first
+            table.wait_for()
+            table.hover()  # the grid draws on a canvas: read its rows through its own "Download as CSV"
+            with page.expect_download() as csv_file:
+                table.get_by_role("button", name="Download as CSV").click()
+            rows = Path(csv_file.value.path()).read_text(encoding="utf-8-sig")
+            assert "cmp-a" in rows and "cmp-b" in rows and "classifier/shapes/16px-3ch/v1" in rows, rows[:500]
+            wait_charts_drawn(page, n=1)
+            chart = page.locator(".js-plotly-plot").first
+            assert chart.locator(".scatterlayer .trace").count() == 2
+            legend = chart.locator(".legend").text_content()
+            assert "cmp-a" in legend and "cmp-b" in legend
+            assert "FID" in chart.text_content()
+            page.get_by_text("seed 0 · cmp-a").first.wait_for()
+            shoot(page, "compare")
+
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Download report").click()
+            report = tmp / "report.html"
+            download.value.save_as(report)
+
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(report.as_uri())
+            page.get_by_text("Quality against cost").first.wait_for()
+            assert page.get_by_text("Every image in this report is synthetic").count() == 3  # the banner and each model card
+            images = page.evaluate("() => Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+            assert len(images) >= 2 * 18 and all(images)
+            assert page.locator("svg polyline").count() >= 4
+            assert [u for u in requests if not u.startswith("data:")] == [report.as_uri()]
         finally:
             browser.close()

@@ -7,7 +7,7 @@ import collections
 import numpy as np
 import pytest
 
-from gan_core import emoji
+from gan_core.data import emoji
 from gan_core.data import DatasetError, list_datasets, load_dataset
 
 needs_sources = pytest.mark.skipif(bool(emoji.missing_sources()), reason="fonts-noto-color-emoji / unicode-data not installed")

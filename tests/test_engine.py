@@ -13,9 +13,10 @@ from PIL import Image
 
 from conftest import run_env, tiny_flags
 from gan_core.config import LOSSES, ConfigError, TrainConfig, preset_for
-from gan_core.rundir import RunDir, iter_metrics, load_checkpoint_file
-from gan_core.sample import class_from_text, generate, load_generator, resolve_class
-from gan_core.train import Trainer, train
+from gan_core.runs.rundir import RunDir, iter_metrics, load_checkpoint_file
+from gan_core.inference.generators import class_from_text, generate, load_generator, resolve_class
+from gan_core.training.loop import train
+from gan_core.training.trainer import Trainer
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -57,7 +58,7 @@ def test_r1_and_d_steps_and_augment():
 
 def test_conditional_batch_norm_and_minibatch_std():
     """Per-class BN in G really depends on the class; D's spread channel sees a collapsed batch."""
-    from gan_core.models import ConditionalBatchNorm2d, MinibatchStd
+    from gan_core.models.image import ConditionalBatchNorm2d, MinibatchStd
 
     cfg = tiny_config(conditional=True, g_norm="conditional", minibatch_std=True)
     run = RunDir.create("cbn", cfg)
@@ -136,7 +137,7 @@ def test_cuda_graph_replays_the_eager_step():
         trainer.task.source.generator_on_device()
         for _ in range(6):
             trainer.train_step()
-        assert (trainer._graph is not None) == graph
+        assert trainer.runner.captured == graph
         weights[graph] = {k: v.float().cpu() for k, v in trainer.G.state_dict().items()}
         stats = trainer.read_stats()
         assert all(math.isfinite(v) for v in stats.values()) and stats["d_real"] != stats["d_fake"]
@@ -229,7 +230,7 @@ def test_cli_refuses_bad_flag_with_field_name():
 
 
 def test_config_file_plus_flags(tmp_path):
-    from gan_core.cli import add_train_arguments, config_from_args
+    from gan_core.cli.train import add_train_arguments, config_from_args
     import argparse
 
     path = tmp_path / "c.json"

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from conftest import run_env, tiny_flags
 from gan_core.config import ConfigError, TrainConfig, preset_for
-from gan_core.rundir import CheckpointError, RunDir, RunError, iter_metrics, load_checkpoint_file
-from gan_core.sample import load_generator
-from gan_core.train import train
+from gan_core.runs.rundir import CheckpointError, RunDir, RunError, iter_metrics, load_checkpoint_file
+from gan_core.inference.generators import load_generator
+from gan_core.training.loop import train
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -214,7 +214,7 @@ def test_metrics_readers_never_see_a_torn_record(tmp_path):
     writer_code = (
         "import json,sys\n"
         "from pathlib import Path\n"
-        "from gan_core.rundir import RunDir\n"
+        "from gan_core.runs.rundir import RunDir\n"
         "run = RunDir(Path(sys.argv[1]))\n"
         "for i in range(3000):\n"
         "    payload = 'x' * (1000 + (i * 37) % 5000)\n"

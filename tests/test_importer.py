@@ -1,4 +1,4 @@
-"""gan_core.importer: hostile archives and folders, clean imports, names, deletion."""
+"""gan_core.data.importer: hostile archives and folders, clean imports, names, deletion."""
 import io
 import json
 import os
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gan_core import data
-from gan_core.importer import (
+from gan_core.data.importer import (
     DatasetError,
     ImportReport,
     SkipFile,

@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from conftest import run_env
-from gan_core import jobs
+from gan_core.jobs import manager as jobs
+from gan_core.jobs import processes
 from gan_core.config import TrainConfig
-from gan_core.rundir import RunDir, RunError
+from gan_core.runs.rundir import RunDir, RunError
 
 ACTIVE = ("queued", "running", "stopping")
 
@@ -66,7 +67,7 @@ def gone(pid: int) -> bool:
 
 
 def wait_gone(pid: int, timeout: float = 30) -> None:
-    wait_for(lambda: (jobs._reap(), gone(pid))[1], timeout, f"process {pid} to exit")
+    wait_for(lambda: (processes.reap(), gone(pid))[1], timeout, f"process {pid} to exit")
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +90,7 @@ def reap_jobs(studio_dirs, monkeypatch):
                 except OSError:
                     pass
             _kill(pid)
-    jobs._reap()
+    processes.reap()
 
 
 def _kill(pid: int) -> None:
@@ -168,7 +169,7 @@ def test_a_reused_pid_is_not_the_trainer(tmp_path):
     run = RunDir.create("ghost", tiny_cfg())
     me = os.getpid()
     run.write_status(state="running", launcher_pid=me, launcher_start=proc_start(me) + 1, pid=me,
-                     pid_start=proc_start(me) + 1, host=jobs.HOST)
+                     pid_start=proc_start(me) + 1, host=processes.HOST)
     assert jobs.run_state(run) == "crashed"  # a live process, but not the one that was recorded
     run.write_status(state="running", host="some-other-machine")
     assert jobs.run_state(run) == "running"  # another machine's job is not judged from here
@@ -178,7 +179,7 @@ def test_a_reused_pid_is_not_the_trainer(tmp_path):
 
 # ---- outliving the launcher, and the CLI --------------------------------------------------
 def test_job_outlives_the_launching_process_and_cli(python_exe, tiny, capsys):
-    from gan_core.cli import main
+    from gan_core.cli.main import main
 
     def cli(*args):  # in this process: the CLI functions, without paying torch's import each time
         code = main(list(args))
@@ -268,7 +269,7 @@ def test_ddp_two_cpu_processes_share_one_run_folder():
 
     if importlib.util.find_spec("torch.distributed.run") is None or not td.is_available() or not td.is_gloo_available():
         pytest.skip("torchrun / gloo not available in this torch build")
-    from gan_core.sample import generate, load_generator
+    from gan_core.inference.generators import generate, load_generator
 
     run = jobs.launch(tiny_cfg(steps=10, log_every=5, sample_every=5, checkpoint_every=10), "ddp", nproc=2)
     assert raw_state(run) == "running"

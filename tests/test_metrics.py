@@ -12,9 +12,10 @@ import subprocess
 import pytest
 import torch
 
-from gan_core import features, metrics
-from gan_core.data import ImageSet, find_fashion, load_dataset
-from gan_core.features import ClassifierRecipe, get_extractor, inception_available, load_classifier
+from gan_core.metrics import features
+from gan_core.metrics import quality as metrics
+from gan_core.data.images import ImageSet, find_fashion, load_dataset
+from gan_core.metrics.features import ClassifierRecipe, get_extractor, inception_available, load_classifier
 
 from conftest import ROOT, run_env
 
@@ -139,7 +140,7 @@ def test_classifier_is_cached_and_not_retrained(fashion, feature_cache, monkeypa
 def test_inception_offline_gives_notice_and_falls_back(monkeypatch):
     ok, notice = inception_available()
     assert not ok and "GAN_INCEPTION_WEIGHTS" in notice
-    from gan_core._torchvision import torchvision
+    from gan_core.torch_utils.vision import torchvision
 
     def offline(*args, **kwargs):
         raise OSError("Temporary failure in name resolution")
@@ -159,7 +160,7 @@ def test_inception_offline_gives_notice_and_falls_back(monkeypatch):
 
 
 def test_local_torchvision_inception_file_is_used(tmp_path, monkeypatch):
-    from gan_core._torchvision import torchvision
+    from gan_core.torch_utils.vision import torchvision
 
     net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
     path = tmp_path / "inception.pth"
@@ -185,8 +186,8 @@ def test_unlabelled_set_uses_rotation_features(tmp_path):
 
 
 def test_in_run_eval_keeps_best_checkpoint_and_cli_prints_json(tiny, python_exe):
-    from gan_core.cli import main
-    from gan_core.rundir import RunDir
+    from gan_core.cli.main import main
+    from gan_core.runs.rundir import RunDir
 
     assert main(["train", *tiny(name="ev", steps=30, eval_every=10, eval_samples=64, checkpoint_every=10)]) == 0
     run = RunDir.open("ev")

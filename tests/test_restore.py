@@ -1,4 +1,4 @@
-"""Inpainting and super-resolution (gan_core.restore, gan_core.restore_models, gan_core.masks)
+"""Inpainting and super-resolution (gan_core.restore, runtypes.restoration, data.masks)
 on the procedural shapes set with seconds-long runs: every method from the CLI, batch
 folders, empty and full masks, size and channel mismatches, and the two run types."""
 from __future__ import annotations
@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from conftest import run_env
-from gan_core import masks
+from gan_core.data import masks
 from gan_core import restore as R
 from gan_core.config import TrainConfig
-from gan_core.data import load_dataset
-from gan_core.rundir import RunDir
-from gan_core.train import train
+from gan_core.data.images import load_dataset
+from gan_core.runs.rundir import RunDir
+from gan_core.training.loop import train
 
 TINY = dict(data="shapes", resolution=16, channels=3, width=8, z_dim=16, batch_size=16, steps=20, log_every=5,
             sample_every=10, checkpoint_every=10, threads=1, loss="hinge", spectral_norm=True, d_norm="none",
@@ -62,7 +62,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def cli_here(capsys):
     """The same command line through ``gan_core.cli.main`` in this process (no interpreter
     start-up per call); returns a CompletedProcess like ``cli``."""
-    from gan_core.cli import main
+    from gan_core.cli.main import main
 
     def call(*args: str) -> subprocess.CompletedProcess:
         capsys.readouterr()
@@ -125,7 +125,7 @@ def test_restoration_runs_ignore_conditional_and_refuse_sampling(tmp_path, cli_h
 
 def test_inpaint_gan_resumes_exactly(monkeypatch):
     """Stopped at step 10 and resumed = trained to the end in one go (masks and warm-up included)."""
-    import gan_core.train as train_module
+    import gan_core.training.loop as train_module
 
     cfg = TrainConfig.from_dict({**TINY, "model": "inpaint-gan", "steps": 20, "log_every": 2})
     whole, parts = RunDir.create("ip-whole", cfg), RunDir.create("ip-parts", cfg)

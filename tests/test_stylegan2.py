@@ -9,11 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_core.config import STYLEGAN2, ConfigError, TrainConfig, preset_for
-from gan_core.rundir import RunDir, load_checkpoint_file
-from gan_core.sample import LoadedGenerator, generate, interpolate_w, load_generator, style_mix
-from gan_core.stylegan2 import StyleDiscriminator, StyleGenerator, channels_for, mix_styles
-from gan_core.train import Trainer, train
+from gan_core.config import ConfigError, TrainConfig, preset_for
+from gan_core.config.presets import STYLEGAN2
+from gan_core.inference.generators import LoadedGenerator, generate, interpolate_w, load_generator, style_mix
+from gan_core.models.stylegan2 import StyleDiscriminator, StyleGenerator, channels_for, mix_styles
+from gan_core.runs.rundir import RunDir, load_checkpoint_file
+from gan_core.training.loop import train
+from gan_core.training.trainer import Trainer
 
 
 def sg2_config(**overrides) -> TrainConfig:
@@ -104,7 +106,7 @@ def test_a_checkpoint_restores_a_moved_p_and_training_continues_identically():
     run = RunDir.create("p", cfg)
     first = Trainer(run, cfg)
     first.task.ada.p.fill_(0.37)
-    first.step_once()
+    first.train_step()
     first.save()
     second = Trainer(run, cfg)
     second.load_state(*load_checkpoint_file(run.latest_checkpoint().weights))
@@ -112,10 +114,10 @@ def test_a_checkpoint_restores_a_moved_p_and_training_continues_identically():
     assert torch.equal(second.G.mapping.w_avg, first.G.mapping.w_avg) and first.G.mapping.w_avg.abs().sum() > 0
     rng = torch.get_rng_state()  # both draw from the global generator: one after the other
     for _ in range(2):
-        first.step_once()
+        first.train_step()
     torch.set_rng_state(rng)
     for _ in range(2):
-        second.step_once()
+        second.train_step()
     for (name, p1), p2 in zip(first.D.state_dict().items(), second.D.state_dict().values()):
         assert torch.equal(p1, p2), name
 

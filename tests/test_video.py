@@ -13,17 +13,12 @@ import torch
 from PIL import Image
 
 from conftest import run_env, tiny_flags
-from gan_core.clips import bounce, load_clips
+from gan_core.data.clips import bounce, load_clips
 from gan_core.config import TrainConfig
-from gan_core.data import find_fashion
-from gan_core.rundir import RunDir
-from gan_core.video import (
-    DualDiscriminator,
-    build_discriminator,
-    build_generator,
-    clip_to_gif_bytes,
-    clips_grid_gif,
-)
+from gan_core.data.images import find_fashion
+from gan_core.runs.rundir import RunDir
+from gan_core.models.video import DualDiscriminator, build_discriminator, build_generator
+from gan_core.video.clips import clip_to_gif_bytes, clips_grid_gif
 
 
 def video_flags(**overrides):
@@ -96,8 +91,8 @@ def test_generator_and_both_critics_shapes(g_norm):
 
 
 def test_train_sample_gifs_and_resume(studio_dirs, tmp_path):
-    from gan_core.cli import main
-    from gan_core.train import train
+    from gan_core.cli.main import main
+    from gan_core.training.loop import train
 
     assert main(["train", *video_flags(name="vid")]) == 0
     run = RunDir.open("vid")

@@ -1,4 +1,4 @@
-"""The app's pure helpers (gan_core.views): smoothing, warnings, diversity, ETA, files."""
+"""The app's pure helpers (ui.charts, ui.health, ui.status, ui.media, ui.runs_table): smoothing, warnings, diversity, ETA, files."""
 from __future__ import annotations
 
 import io
@@ -11,9 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_core import views
+from gan_core.data import importer
+from gan_core.inference import export
+from gan_core.runs import metrics_log
+from ui import charts, health, media, runs_table, status
 from gan_core.config import TrainConfig
-from gan_core.rundir import RunDir
+from gan_core.runs.rundir import RunDir
 
 
 def rec(step, **kw):
@@ -24,61 +27,61 @@ def rec(step, **kw):
 
 
 def test_ema_smooth_matches_tensorboard_debiasing():
-    assert views.ema_smooth([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
-    out = views.ema_smooth([5.0, 5.0, 5.0], 0.9)
+    assert charts.ema_smooth([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
+    out = charts.ema_smooth([5.0, 5.0, 5.0], 0.9)
     assert out == pytest.approx([5.0, 5.0, 5.0])  # debiased: a constant stays constant
-    out = views.ema_smooth([0.0, 10.0], 0.5)
+    out = charts.ema_smooth([0.0, 10.0], 0.5)
     assert out[0] == 0.0 and out[1] == pytest.approx(10 * 0.5 / 0.75)
-    with_nan = views.ema_smooth([1.0, float("nan"), 1.0], 0.5)
+    with_nan = charts.ema_smooth([1.0, float("nan"), 1.0], 0.5)
     assert math.isnan(with_nan[1]) and with_nan[2] == pytest.approx(1.0)
 
 
 def test_eta_and_duration_text():
-    assert views.eta_text(None) == ""
-    assert views.eta_text(float("nan")) == ""
-    assert views.eta_text(30) == "under a minute left"
-    assert views.eta_text(180) == "about 3 min left"
-    assert views.eta_text(2 * 3600 + 5 * 60) == "about 2 h 05 min left"
-    assert views.duration_text(75) == "1m 15s"
-    assert views.duration_text(None) == "–"
+    assert status.eta_text(None) == ""
+    assert status.eta_text(float("nan")) == ""
+    assert status.eta_text(30) == "under a minute left"
+    assert status.eta_text(180) == "about 3 min left"
+    assert status.eta_text(2 * 3600 + 5 * 60) == "about 2 h 05 min left"
+    assert status.duration_text(75) == "1m 15s"
+    assert status.duration_text(None) == "–"
 
 
 def test_progress_of_steps_minutes_and_finished():
-    assert views.progress_of({"step": 50, "total_steps": 200}) == 0.25
-    assert views.progress_of({"state": "finished", "step": 3}) == 1.0
-    assert views.progress_of({"elapsed_s": 30}, cfg_minutes=1.0) == 0.5
-    assert views.progress_of({}) == 0.0
+    assert status.progress_of({"step": 50, "total_steps": 200}) == 0.25
+    assert status.progress_of({"state": "finished", "step": 3}) == 1.0
+    assert status.progress_of({"elapsed_s": 30}, cfg_minutes=1.0) == 0.5
+    assert status.progress_of({}) == 0.0
 
 
 def test_healthy_run_has_no_warnings():
     records = [rec(i * 10) for i in range(30)]
-    assert views.health_warnings(records, "minimax") == []
+    assert health.health_warnings(records, "minimax") == []
 
 
 def test_nan_is_reported_in_plain_words():
     records = [rec(10), rec(20, loss_d=float("nan"))]
-    warnings = views.health_warnings(records, "hinge")
+    warnings = health.health_warnings(records, "hinge")
     assert warnings and warnings[0].level == "error"
     assert "loss_d" in warnings[0].text and "step 20" in warnings[0].text
 
 
 def test_diverged_state_explains_what_to_do():
-    warnings = views.health_warnings([], "minimax", state="diverged", error="loss_d became NaN")
+    warnings = health.health_warnings([], "minimax", state="diverged", error="loss_d became NaN")
     assert warnings[0].title == "Training diverged" and "learning rate" in warnings[0].text
 
 
 def test_d_winning_outright_needs_a_long_streak():
     winning = [rec(i, acc_real=0.99, acc_fake=0.98) for i in range(10)]
-    titles = [w.title for w in views.health_warnings(winning, "hinge", window=10)]
+    titles = [w.title for w in health.health_warnings(winning, "hinge", window=10)]
     assert "D is winning outright" in titles
     # one normal log inside the window: no warning
     mixed = winning[:5] + [rec(5)] + winning[6:]
-    assert not [w for w in views.health_warnings(mixed, "hinge", window=10) if "winning" in w.title]
+    assert not [w for w in health.health_warnings(mixed, "hinge", window=10) if "winning" in w.title]
     # too short a history: no warning
-    assert not views.health_warnings(winning[:5], "hinge", window=10)
+    assert not health.health_warnings(winning[:5], "hinge", window=10)
     # eval records are not training records
     evals = [{"step": 1, "kind": "eval", "fid": 10.0}]
-    assert views.split_records(winning + evals) == (winning, evals)
+    assert metrics_log.split_records(winning + evals) == (winning, evals)
 
 
 def _grid(tiles: list[np.ndarray], nrow: int, tile: int, pad: int = 2) -> np.ndarray:
@@ -95,10 +98,10 @@ def test_grid_tiles_and_diversity(tmp_path):
     varied = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(16)]
     same = [varied[0]] * 16
     g_varied, g_same = _grid(varied, 8, 8), _grid(same, 8, 8)
-    tiles = views.grid_tiles(g_varied, 8)
+    tiles = health.grid_tiles(g_varied, 8)
     assert tiles.shape == (16, 8, 8, 3) and (tiles[3] == varied[3]).all()
-    assert views.tile_diversity(views.grid_tiles(g_same, 8)) == 0.0
-    assert views.tile_diversity(tiles) > 0.2
+    assert health.tile_diversity(health.grid_tiles(g_same, 8)) == 0.0
+    assert health.tile_diversity(tiles) > 0.2
 
     # a run whose grids lose their variety: the collapse warning fires
     paths = []
@@ -106,16 +109,16 @@ def test_grid_tiles_and_diversity(tmp_path):
         p = tmp_path / f"step_{step:09d}.png"
         Image.fromarray(grid).save(p)
         paths.append((step, p))
-    trend = views.diversity_trend(paths, 8)
+    trend = health.diversity_trend(paths, 8)
     assert trend.collapsed and trend.ratio < 0.01 and trend.latest_step == 300
-    titles = [w.title for w in views.health_warnings([rec(1)], "hinge", diversity=trend)]
+    titles = [w.title for w in health.health_warnings([rec(1)], "hinge", diversity=trend)]
     assert any("variety" in t for t in titles)
-    assert not views.diversity_trend(paths[:3], 8).collapsed
+    assert not health.diversity_trend(paths[:3], 8).collapsed
 
 
 def test_metrics_reader_reads_only_whole_new_lines(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    reader = views.MetricsReader(path)
+    reader = metrics_log.MetricsReader(path)
     assert reader.read() == []
     path.write_text(json.dumps(rec(1)) + "\n" + '{"step": 2, "loss')  # torn last line
     assert [r["step"] for r in reader.read()] == [1]
@@ -128,21 +131,21 @@ def test_metrics_reader_reads_only_whole_new_lines(tmp_path):
 
 def test_chart_figure_has_reference_line_and_one_trace_per_run():
     runs = {"a": [rec(1), rec(2)], "b": [rec(1)]}
-    fig = views.chart_figure("D's accuracy", [("acc_real", "real"), ("acc_fake", "fake")], runs, 0.0, reference=0.5)
+    fig = charts.chart_figure("D's accuracy", [("acc_real", "real"), ("acc_fake", "fake")], runs, 0.0, reference=0.5)
     assert len(fig.data) == 4
     assert any(getattr(s, "y0", None) == 0.5 for s in fig.layout.shapes)
-    smoothed = views.chart_figure("Losses", [("loss_d", "loss D")], {"a": [rec(1), rec(2)]}, 0.6)
+    smoothed = charts.chart_figure("Losses", [("loss_d", "loss D")], {"a": [rec(1), rec(2)]}, 0.6)
     assert len(smoothed.data) == 2  # raw (faint) + smoothed
-    assert views.point_count(runs) == 3
+    assert charts.point_count(runs) == 3
 
 
 def test_long_runs_are_thinned_for_charts_keeping_the_newest_point():
     xs, ys = list(range(1000)), [float(i) for i in range(1000)]
-    tx, ty = views.thin(xs, ys, 200)
+    tx, ty = charts.thin(xs, ys, 200)
     assert len(tx) <= 200 and tx[-1] == 999 and ty[-1] == 999.0 and tx == sorted(tx)
-    assert views.thin(xs[:50], ys[:50], 200) == (xs[:50], ys[:50])
-    fig = views.chart_figure("Losses", [("loss_d", "loss D")], {"a": [rec(i) for i in range(1000)]}, 0.6)
-    assert all(len(trace.x) <= views.MAX_CHART_POINTS for trace in fig.data)
+    assert charts.thin(xs[:50], ys[:50], 200) == (xs[:50], ys[:50])
+    fig = charts.chart_figure("Losses", [("loss_d", "loss D")], {"a": [rec(i) for i in range(1000)]}, 0.6)
+    assert all(len(trace.x) <= charts.MAX_CHART_POINTS for trace in fig.data)
     assert fig.data[1].x[-1] == 999  # the smoothed line ends at the newest step
 
 
@@ -150,27 +153,27 @@ def test_healthy_notes_cover_every_loss():
     from gan_core.config import LOSSES
 
     for loss in LOSSES:
-        assert "Healthy curves" in views.healthy_note(loss)
-    assert "1.39" in views.healthy_note("minimax") and "negative" in views.healthy_note("wgan-gp")
+        assert "Healthy curves" in health.healthy_note(loss)
+    assert "1.39" in health.healthy_note("minimax") and "negative" in health.healthy_note("wgan-gp")
 
 
 def test_gif_zip_slerp_and_names():
     frames = [Image.new("RGB", (8, 8), (i * 20, 0, 0)) for i in range(5)]
-    gif = views.gif_bytes(frames, fps=10)
+    gif = media.gif_bytes(frames, fps=10)
     im = Image.open(io.BytesIO(gif))
     assert im.format == "GIF" and im.n_frames == 8  # forward and back
-    z = views.zip_bytes({"a.png": b"1", "b/c.png": b"2"})
+    z = media.zip_bytes({"a.png": b"1", "b/c.png": b"2"})
     assert sorted(zipfile.ZipFile(io.BytesIO(z)).namelist()) == ["a.png", "b/c.png"]
     a, b = torch.randn(1, 16), torch.randn(1, 16)
-    assert torch.allclose(views.slerp(a, b, 0.0), a, atol=1e-5) and torch.allclose(views.slerp(a, b, 1.0), b, atol=1e-5)
-    assert views.safe_folder_names(["T-shirt/top", "Bag", "bag"]) == ["T-shirt_top", "Bag", "bag_2"]
-    assert views.default_run_name("/x/my set.zip", "dcgan", 0).startswith("my-set-dcgan-")
-    assert views.state_badge("running") == "● running"
+    assert torch.allclose(media.slerp(a, b, 0.0), a, atol=1e-5) and torch.allclose(media.slerp(a, b, 1.0), b, atol=1e-5)
+    assert importer.safe_folder_names(["T-shirt/top", "Bag", "bag"]) == ["T-shirt_top", "Bag", "bag_2"]
+    assert status.default_run_name("/x/my set.zip", "dcgan", 0).startswith("my-set-dcgan-")
+    assert status.state_badge("running") == "● running"
 
 
 def test_runs_table_rows_and_checkpoint_choices(tmp_path, monkeypatch):
     # a "running" status with no live process would be derived as crashed by gan_core.jobs
-    monkeypatch.setattr(views, "run_state", lambda run: run.read_status()["state"])
+    monkeypatch.setattr(runs_table, "run_state", lambda run: run.read_status()["state"])
     cfg = TrainConfig.from_dict(dict(data="shapes", resolution=16, channels=3, width=8, steps=100))
     run = RunDir.create("r1", cfg, root=tmp_path)
     run.write_status(state="running", step=25, total_steps=100, eta_s=200)
@@ -178,24 +181,24 @@ def test_runs_table_rows_and_checkpoint_choices(tmp_path, monkeypatch):
     Image.fromarray(grid).save(run.sample_path(20))
     run.save_checkpoint(10, {"G.w": torch.zeros(2)}, {})
     run.save_checkpoint(20, {"G.w": torch.zeros(2)}, {"best": True})
-    rows = views.runs_table_rows([run])
+    rows = runs_table.runs_table_rows([run])
     assert rows[0]["Run"] == "r1" and rows[0]["Progress"] == 0.25 and rows[0]["Step"] == "25/100"
     assert rows[0]["Latest sample"].startswith("data:image/png;base64,")
     assert "min left" in rows[0]["Note"]
-    labels = [label for label, _ in views.checkpoint_choices(run)]
+    labels = [label for label, _ in runs_table.checkpoint_choices(run)]
     assert labels[0] == "latest (step 20)" and "best (step 20)" in labels and "step 10" in labels
 
 
 def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):
     from gan_core.data import list_datasets, load_dataset
-    from gan_core.models import build_image_gan
-    from gan_core.sample import LoadedGenerator
+    from gan_core.models.image import build_dcgan
+    from gan_core.inference.generators import LoadedGenerator
 
     cfg = TrainConfig.from_dict(dict(data="shapes", resolution=16, channels=3, width=8, z_dim=8, conditional=True))
-    G = build_image_gan(cfg, 2)[0].eval()
+    G = build_dcgan(cfg, 2)[0].eval()
     loaded = LoadedGenerator(G, cfg, ["T-shirt/top", "Bag"], 5, "r1", "ema")
     seen = []
-    folder, count = views.export_synthetic(loaded, "synth", 3, root=tmp_path / "data", chunk=2,
+    folder, count = export.export_synthetic(loaded, "synth", 3, root=tmp_path / "data", chunk=2,
                                            progress=lambda d, t: seen.append((d, t)))
     assert count == 6 and seen[-1] == (6, 6)
     assert sorted(p.name for p in folder.iterdir()) == ["Bag", "T-shirt_top", "import_report.json"]
@@ -205,4 +208,4 @@ def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):
     data = load_dataset(str(folder), 16, 3)
     assert len(data) == 6 and data.classes == ["Bag", "T-shirt_top"]
     with pytest.raises(Exception):
-        views.export_synthetic(loaded, "synth", 1, root=tmp_path / "data")
+        export.export_synthetic(loaded, "synth", 1, root=tmp_path / "data")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import streamlit as st
 
@@ -16,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from gan_core.importer import data_root  # noqa: E402
-from gan_core.rundir import RunDir, RunError, checkpoints_root, list_runs  # noqa: E402
-from gan_core.views import state_badge  # noqa: E402
+from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.runs.rundir import RunDir, RunError, checkpoints_root, list_runs  # noqa: E402
+from ui.status import state_badge  # noqa: E402
 
 PAGES = {
     "home": "pages/1_Home.py",
@@ -26,6 +25,8 @@ PAGES = {
     "train": "pages/3_Train.py",
     "monitor": "pages/4_Monitor.py",
     "generate": "pages/7_Generate.py",
+    "compare": "pages/8_Compare.py",
+    "augment": "pages/9_Augment.py",
 }
 
 _CSS = """
@@ -84,15 +85,6 @@ def page_setup(title: str | None = None) -> None:
 def _short(path: Path, limit: int = 28) -> str:
     text = str(path)
     return text if len(text) <= limit else "…" + text[-(limit - 1):]
-
-
-def jobs() -> ModuleType | None:
-    """``gan_core.jobs`` when it is available in this build, else None."""
-    try:
-        from gan_core import jobs as module
-    except ImportError:
-        return None
-    return module
 
 
 def go(page: str, **state) -> None:

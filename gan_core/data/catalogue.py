@@ -1,0 +1,126 @@
+"""Which data sets exist here: the built-ins (and what each needs), imported sets; downloads."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gan_core.data.emoji import APT_PACKAGES, EMOJI_GROUPS, EMOJI_TEST_PATH, FONT_PATH, missing_sources
+from gan_core.data.images import (
+    CIFAR10_CLASSES,
+    DIGIT_CLASSES,
+    FASHION_APT_PACKAGE,
+    FASHION_CLASSES,
+    SHAPES_COUNT,
+    DatasetInfo,
+    _idx_file,
+    clear_cache,
+    emoji_cache_dir,
+    fashion_dirs,
+    find_fashion,
+)
+from gan_core.data.importer import (
+    BUILTIN_DATASETS,
+    NAME_PATTERN,
+    REPORT_FILE,
+    DatasetError,
+    ImportReport,
+    data_root,
+    is_imported_set,
+)
+from gan_core.data.shapes import SHAPE_CLASSES
+
+_BUILTIN_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": DIGIT_CLASSES,
+                    "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES,
+                    "emoji": EMOJI_GROUPS}
+_BUILTIN_COUNT = {"fashion-mnist": 60000, "mnist": 60000, "cifar10": 50000,
+                  "digits": 1438, "shapes": SHAPES_COUNT["train"], "emoji": 1683}  # train split sizes
+
+
+def describe_requirements(name: str) -> str:
+    """One line: what a data set needs on disk."""
+    root = data_root()
+    if name == "fashion-mnist":
+        dirs = ", ".join(str(d) for d in fashion_dirs())
+        return (f"Fashion-MNIST IDX files (train-/t10k-images-idx3-ubyte[.gz] and labels) in "
+                f"one of: {dirs}; apt package {FASHION_APT_PACKAGE}")
+    if name == "mnist":
+        return (f"torchvision MNIST files in {root / 'MNIST' / 'raw'} "
+                "(`python -m gan_core data download mnist`)")
+    if name == "cifar10":
+        return (f"torchvision CIFAR-10 batches in {root / 'cifar-10-batches-py'} "
+                "(`python -m gan_core data download cifar10`)")
+    if name == "digits":
+        return "nothing: bundled with scikit-learn"
+    if name == "shapes":
+        return "nothing: generated on the fly"
+    if name == "emoji":
+        return (f"{FONT_PATH} and {EMOJI_TEST_PATH} (apt packages "
+                f"{' and '.join(APT_PACKAGES)}); rendered once into {emoji_cache_dir()}")
+    if NAME_PATTERN.match(name) and (root / name).is_dir():
+        return f"an imported set: images (optionally in class subfolders) in {root / name}"
+    return f"a folder or .zip of images at {name} (or an imported set named so in {root})"
+
+
+def _builtin_available(name: str) -> bool:
+    root = data_root()
+    if name == "fashion-mnist":
+        return find_fashion("train") is not None
+    if name == "mnist":
+        return _idx_file(root / "MNIST" / "raw", "train-images-idx3-ubyte") is not None
+    if name == "cifar10":
+        return (root / "cifar-10-batches-py" / "data_batch_1").is_file()
+    if name == "emoji":
+        return not missing_sources()
+    return True
+
+
+def list_datasets() -> list[DatasetInfo]:
+    """Built-ins (with whether they are on disk) and imported sets under ``data_root()``."""
+    infos = []
+    for name in BUILTIN_DATASETS:
+        ok = _builtin_available(name)
+        note = describe_requirements(name) if ok else "missing: needs " + describe_requirements(name)
+        infos.append(DatasetInfo(name, "builtin", ok, list(_BUILTIN_CLASSES[name]),
+                                 _BUILTIN_COUNT[name] if ok else None, note))
+    root = data_root()
+    if root.is_dir():
+        for entry in sorted(root.iterdir()):
+            if is_imported_set(entry):
+                infos.append(_imported_info(entry))
+    return infos
+
+
+def _imported_info(folder: Path) -> DatasetInfo:
+    classes = sorted(p.name for p in folder.iterdir()
+                     if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    try:
+        report = ImportReport(**json.loads((folder / REPORT_FILE).read_text(encoding="utf-8")))
+        count, note = int(report.imported), report.summary()
+    except (OSError, ValueError, TypeError):
+        count = sum(1 for p in folder.rglob("*") if p.is_file() and p.name != REPORT_FILE)
+        note = "folder placed by hand (no import report)"
+    return DatasetInfo(folder.name, "imported", count > 0, classes, count, note)
+
+
+# ---------------------------------------------------------------------------- download
+
+
+def download_builtin(name: str) -> Path:
+    """Download a built-in through torchvision into ``data_root()`` (needs internet)."""
+    from gan_core.torch_utils.vision import torchvision
+
+    classes = {"fashion-mnist": torchvision.datasets.FashionMNIST,
+               "mnist": torchvision.datasets.MNIST, "cifar10": torchvision.datasets.CIFAR10}
+    if name not in classes:
+        raise DatasetError(f"{name!r} cannot be downloaded: choose one of {', '.join(classes)} "
+                           "(digits and shapes need no download)")
+    root = data_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for train in (True, False):
+            classes[name](root=str(root), train=train, download=True)
+    except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, OSError, RuntimeError...
+        raise DatasetError(f"could not download {name} into {root} ({type(exc).__name__}: "
+                           f"{exc}). No internet? Copy the files there by hand instead.") from None
+    clear_cache()
+    return root

@@ -1,0 +1,1 @@
+"""Using a trained generator: load it from a run or file, sample images, export a synthetic set."""

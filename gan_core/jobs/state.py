@@ -1,0 +1,81 @@
+"""A run's state as a reader should see it: ``crashed`` derived (and persisted) when the
+trainer vanished, and an overdue stop enforced."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from gan_core.jobs.processes import HOST, job_alive, kill_job, signal_pid
+from gan_core.runs.rundir import RunDir, checkpoints_root, iter_metrics
+from gan_core.runs.states import RunState
+
+_RESEND_TERM_S = 5.0  # while stopping, repeat SIGTERM this often (a first one can race the trainer's start-up)
+
+
+def runs_root(root: Path | str | None) -> Path:
+    return Path(root or checkpoints_root()).resolve()
+
+
+def open_run(name: str, root: Path | str | None) -> RunDir:
+    return RunDir.open(name, runs_root(root))
+
+
+def note(run: RunDir, message: str) -> None:
+    """A job-layer line in the run's log (stdout already is the log inside the trainer)."""
+    if os.environ.get("GAN_STUDIO_STDOUT_IS_LOG") == "1" and os.environ.get("GAN_JOB_NAME") == run.name:
+        print(message, flush=True)
+    else:
+        run.log(message)
+
+
+def last_step(run: RunDir, status: dict[str, Any]) -> int:
+    steps = [r.get("step", 0) for r in iter_metrics(run.metrics_path)]
+    return max([int(status.get("step") or 0), *steps])
+
+
+def derive(run: RunDir, status: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    status = run.read_status() if status is None else status
+    state = status.get("state", "created")
+    if state == "running" and status.get("stop_requested"):
+        state = "stopping"  # the trainer's start-up wrote "running" over a stop that came early
+    if not RunState.is_live(state) or (status.get("host") and status["host"] != HOST):
+        return state, status  # another machine's job: its own reads judge it
+    if job_alive(status):
+        if state == "stopping":
+            return enforce_stop(run, status)
+        return state, status
+    fresh = run.read_status()  # it may have written its final state and exited just now
+    if not RunState.is_live(fresh.get("state")) or job_alive(fresh):
+        return fresh.get("state", "created"), fresh
+    step = last_step(run, fresh)
+    ckpt = run.latest_checkpoint()
+    where = f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written; resume starts over"
+    error = (f"the trainer process vanished at step {step} without recording how it ended (killed, out of "
+             f"memory, or the machine restarted); {where}. See the end of log.txt.")
+    status = run.write_status(state="crashed", step=step, ended=time.time(), error=error,
+                              checkpoint_step=ckpt.step if ckpt else None)
+    note(run, f"crashed: {error}")
+    return "crashed", status
+
+
+def enforce_stop(run: RunDir, status: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """For a live run in ``stopping``: kill it after its deadline, else repeat SIGTERM now and then."""
+    now = time.time()
+    deadline = status.get("stop_deadline")
+    if deadline is not None and now > float(deadline):
+        kill_job(status)
+        run.stop_path.unlink(missing_ok=True)
+        ckpt = run.latest_checkpoint()
+        note = (f"did not stop within {float(deadline) - float(status.get('stop_requested') or deadline):.0f} s and was killed; "
+                + (f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written"))
+        status = run.write_status(state="stopped", killed=True, note=note, ended=now,
+                                  checkpoint_step=ckpt.step if ckpt else None)
+        note(run, f"stopped: {note}")
+        return "stopped", status
+    if now - float(status.get("stop_signalled") or 0) > _RESEND_TERM_S and status.get("pid_start") is not None:
+        signal_pid(status.get("pid"), signal.SIGTERM)
+        status = run.write_status(stop_signalled=now)
+    return "stopping", status

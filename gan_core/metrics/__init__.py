@@ -1,0 +1,1 @@
+"""Quality metrics (FID, KID, precision/recall, density/coverage) and their feature spaces."""

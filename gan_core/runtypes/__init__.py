@@ -1,0 +1,1 @@
+"""Run types: what the loop trains for each ``--model`` (task, losses, augmentation) and the registry."""

@@ -1,0 +1,1 @@
+"""Small PyTorch helpers shared by the engine: devices, the torchvision guard, module utilities."""
