@@ -76,6 +76,7 @@ def test_training_steps_stay_finite_and_log_ada_p():
         for key in ("loss_d", "loss_g", "grad_norm_g", "grad_norm_d", "ada_p"):
             assert math.isfinite(r[key]), (key, r)
     assert 0.0 <= records[-1]["ada_p"] <= 1.0
+    assert all(r["r1"] > 0 for r in records)  # lazy R1 (the loss's d_reg phase, every 2nd step) ran in each interval
     tensors, meta = load_checkpoint_file(run.latest_checkpoint().weights)
     assert all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point())
     assert tensors["G.mapping.w_avg"].abs().sum() > 0  # the W average is tracked and saved
