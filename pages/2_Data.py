@@ -83,6 +83,9 @@ with tab_browse:
             st.caption("Coloured shapes drawn on the fly: a quick smoke test, trains in seconds.")
         elif info.name == "digits":
             st.caption("scikit-learn's 8×8 handwritten digits: tiny and fast.")
+        elif info.name == "emoji":
+            st.caption("Noto Color Emoji rendered on white, one per emoji (default skin tone), "
+                       "labelled by Unicode group: a small colour set for style-based GANs.")
         if info.kind == "imported":
             owner = ownership.dataset_owner(info.name)
             not_yours = refusal_note(me, owner, "data set")

@@ -34,7 +34,8 @@ KINDS = {f.name: kind_of_field(f) for f in dataclasses.fields(TrainConfig)}
 ICONS = {"Data": ":material/photo_library:", "Model": ":material/account_tree:", "Loss": ":material/functions:",
          "Optimiser": ":material/speed:", "Schedule": ":material/schedule:", "Hardware": ":material/memory:"}
 FORMATS = {"lr_g": ("%.1e", 1e-5), "lr_d": ("%.1e", 1e-5), "beta1": ("%.4f", 0.001), "beta2": ("%.4f", 0.001),
-           "ema_decay": ("%.4f", 0.001)}
+           "ema_decay": ("%.4f", 0.001), "r1_gamma": ("%.4f", 0.001),  # StyleGAN2's gamma is 0.025
+           "style_mixing": ("%.2f", 0.05), "ada_target": ("%.2f", 0.05), "ada_kimg": ("%.1f", 10.0)}
 GROUP_FIELDS: list[tuple[str, str, list[str]]] = [
     (g, ICONS[g], [n for n, s in SPECS.items() if s.group == g]) for g in GROUPS if g in ICONS]
 FIELDS = [f for _, _, names in GROUP_FIELDS for f in names]

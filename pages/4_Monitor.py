@@ -16,7 +16,7 @@ from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
-from ui.charts import CHARTS, EVAL_KEYS, chart_figure, d_output_axis, point_count, variety_figure  # noqa: E402
+from ui.charts import EVAL_KEYS, chart_figure, charts_for, d_output_axis, point_count, variety_figure  # noqa: E402
 from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
 from ui.runs_table import log_tail_text, run_summary  # noqa: E402
 from ui.status import control_help, duration_text, is_active, run_state  # noqa: E402
@@ -216,9 +216,10 @@ def live_charts() -> None:
                     icon=":material/hourglass_top:")
         else:
             d_title, d_ref, d_ref_text = d_output_axis(cfg.loss if cfg else "minimax")
-            for i in range(0, len(CHARTS), 2):
+            charts = charts_for(data)
+            for i in range(0, len(charts), 2):
                 cols = st.columns(2)
-                for (title, keys, y_title), col in zip(CHARTS[i:i + 2], cols):
+                for (title, keys, y_title), col in zip(charts[i:i + 2], cols):
                     ref, ref_text = (0.5, "0.5: G fools D") if title == "D's accuracy" else (None, "")
                     if title == "D(x) and D(G(z))":
                         y_title, ref, ref_text = d_title, d_ref, d_ref_text

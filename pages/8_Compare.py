@@ -14,6 +14,7 @@ from gan_core.experiments.compare import (METRIC_LABELS, NOT_SETTINGS, X_AXES, c
 from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import CheckpointError, RunError  # noqa: E402
 from gan_core.inference.generators import generate, load_generator, to_pil  # noqa: E402
+from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.media import upscale  # noqa: E402
 from ui.status import duration_text  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
@@ -134,7 +135,7 @@ for i, d in enumerate(runs):
     folder = open_run(d.name)
     ckpt = folder.latest_checkpoint() if folder else None
     col = cols[i % len(cols)]
-    if ckpt is None or d.config.get("model") not in ("mlp", "dcgan"):
+    if ckpt is None or d.config.get("model") not in of_kind("image"):
         col.caption(f"{d.name}: no image-GAN checkpoint yet")
         continue
     try:

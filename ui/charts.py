@@ -7,6 +7,15 @@ from typing import Any
 from gan_core.runs.readout import CHARTS, d_output_axis  # noqa: F401 - Monitor reads them from here
 from ui.health import DiversityTrend
 
+# Shown only for runs that log it (--augment ada): the augmentation strength p over time.
+ADA_CHART = ("ADA augmentation p", [("ada_p", "p")], "probability of each transform")
+
+
+def charts_for(runs: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """Monitor's chart groups for these runs: the common ones, plus ADA's p when logged."""
+    has_ada = any("ada_p" in r for records in runs.values() for r in records)
+    return CHARTS + ([ADA_CHART] if has_ada else [])
+
 
 def series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
     """x = step, y = value, for records holding ``key`` (non-numbers skipped)."""

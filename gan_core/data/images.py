@@ -11,7 +11,8 @@ zip layout rules (class subfolders, mixed layouts, transparency, 16-bit) are tho
 ``data.importer``; read its docstring.
 
 Splits: fashion-mnist/mnist use the t10k files for "test", cifar10 its test batch,
-digits every 5th image (80/20), shapes a different random stream; folders, zips and
+digits every 5th image (80/20), shapes a different random stream, emoji every 10th emoji
+(``data.emoji``: its rendering and caching choices); folders, zips and
 imported sets hold out every 10th file in sorted order (all files for both splits when
 there are fewer than 10). ``seed`` only affects ``shapes``.
 
@@ -34,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gan_core.data.emoji import EMOJI_GROUPS, MAX_RESOLUTION, EmojiUnavailable, render_all, split_indices
 from gan_core.data.importer import (
     BUILTIN_DATASETS,
     NAME_PATTERN,
@@ -165,7 +167,7 @@ def _load_cached(name, resolution, channels, split, seed, limit, key) -> ImageSe
     if key[0] == "builtin":
         loader = {"fashion-mnist": _load_fashion, "mnist": _load_torchvision,
                   "cifar10": _load_torchvision, "digits": _load_digits,
-                  "shapes": _load_shapes}[name]
+                  "shapes": _load_shapes, "emoji": _load_emoji}[name]
         return loader(name, resolution, channels, split, seed, limit)
     return _load_folder(name, Path(key[1]), resolution, channels, split, limit)
 
@@ -286,6 +288,22 @@ def _load_shapes(name, resolution, channels, split, seed, limit) -> ImageSet:
 
 
 # ---------------------------------------------------------------------------- folders
+
+
+def emoji_cache_dir() -> Path:
+    """Rendered emoji arrays live beside the feature cache, under the data folder."""
+    return data_root() / ".emoji-cache"
+
+
+def _load_emoji(name, resolution, channels, split, seed, limit) -> ImageSet:
+    if resolution > MAX_RESOLUTION:
+        raise DatasetError(f"emoji renders at up to {MAX_RESOLUTION} px, got {resolution}")
+    try:
+        images, labels = render_all(resolution, emoji_cache_dir())
+    except EmojiUnavailable as exc:
+        raise DatasetError(str(exc)) from None
+    keep = split_indices(len(images), split)
+    return _labelled(name, images[keep], labels[keep], EMOJI_GROUPS, resolution, channels, limit)
 
 
 def _load_folder(name, path: Path, resolution, channels, split, limit) -> ImageSet:

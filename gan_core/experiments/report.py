@@ -28,6 +28,7 @@ from gan_core.inference.generators import (LoadedGenerator, generate, latents_fo
                                            provenance, to_pil)
 from gan_core.runs.readout import CHARTS, d_output_axis, duration_text
 from gan_core.runs.rundir import CheckpointError, RunError, atomic_write_bytes
+from gan_core.runtypes.registry import of_kind
 
 MAX_RUNS = 12
 SHEET_SEEDS = 16
@@ -113,7 +114,7 @@ def _samples_html(run: RunData) -> str:
                          f'step {step:,} (the run\'s latest grid).</figcaption></figure>')
         except OSError:
             parts.append('<p class="muted">The latest sample grid could not be read.</p>')
-    if run.config.get("model") not in ("mlp", "dcgan"):
+    if run.config.get("model") not in of_kind("image"):
         parts.append(f'<p class="muted">Seed sheet and interpolation are for image GANs; this run is a '
                      f'{escape(str(run.config.get("model")))}.</p>')
         return "".join(parts)
