@@ -9,7 +9,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.auglab.background import ACTIVE, lab_progress, launch_lab, stop_lab  # noqa: E402
+from gan_core.access import AccessError  # noqa: E402
+from gan_core.access.ownership import lab_refusal, launch_lab_as, stop_lab_as  # noqa: E402
+from gan_core.auglab.background import ACTIVE, lab_progress  # noqa: E402
 from gan_core.auglab.classifier import ClassifierBudget  # noqa: E402
 from gan_core.auglab.lab import (  # noqa: E402
     DEFAULT_AUGMENT,
@@ -25,7 +27,8 @@ from gan_core.data import DatasetError, list_datasets  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError, list_runs  # noqa: E402
 from ui.common import env_refresh_s, page_setup  # noqa: E402
 
-page_setup("Augment")
+me = page_setup("Augment")
+not_allowed = lab_refusal(me)  # labs are an operator's action on a shared studio
 st.title("Augment lab")
 st.markdown(
     '<div class="studio-lede">Does data from a GAN make a classifier better when you have only a few images per '
@@ -72,7 +75,8 @@ def launch_form() -> None:
         reuse = c3.selectbox("GAN", ["train one per K"] + conditional, key="aug_reuse",
                              help="Or reuse a conditional run: the lab checks how many real images it saw.")
         name = st.text_input("Lab name", "", placeholder="auglab-<data>-<time>", key="aug_name")
-        submitted = st.form_submit_button("Launch lab", type="primary", icon=":material/science:")
+        submitted = st.form_submit_button("Launch lab", type="primary", icon=":material/science:",
+                                          disabled=bool(not_allowed), help=not_allowed)
     if not submitted:
         return
     try:
@@ -87,8 +91,8 @@ def launch_form() -> None:
         if reuse_run:
             run_cfg = RunDir.open(reuse_run).config()
             spec.resolution, spec.channels = run_cfg.resolution, run_cfg.channels
-        lab = launch_lab(spec)
-    except (LabError, RunError, DatasetError, ValueError, OSError) as exc:
+        lab = launch_lab_as(me, spec)
+    except (AccessError, LabError, RunError, DatasetError, ValueError, OSError) as exc:
         st.error(f"Could not launch the lab: {exc}")
         return
     st.session_state["aug_selected"] = lab.name
@@ -123,8 +127,9 @@ def show_lab(lab: Lab) -> None:
         st.caption(f"now: {progress['current']}")
     if progress["error"] and state not in ACTIVE:
         st.error(progress["error"])
-    if state in ACTIVE and st.button("Stop lab", key=f"stop_{lab.name}", icon=":material/stop:"):
-        stop_lab(lab.name)
+    if state in ACTIVE and st.button("Stop lab", key=f"stop_{lab.name}", icon=":material/stop:",
+                                     disabled=bool(not_allowed), help=not_allowed):
+        stop_lab_as(me, lab.name)
         st.info("Stopping: the lab ends after its current step (a GAN checkpoints first). Resume it from the command "
                 f"line: `python -m gan_core augment-lab --resume {lab.name} --background`.")
     summary = lab_summary(lab)

@@ -393,3 +393,29 @@ def test_hash_command_prints_a_hash_that_verifies(python_exe):
     assert out.returncode == 0, out.stderr
     assert TOKEN not in out.stdout
     assert access.token_matches(TOKEN, out.stdout.strip()) and not access.token_matches("other-token-123", out.stdout.strip())
+
+
+def test_only_an_operator_launches_or_stops_an_augmentation_lab(monkeypatch, tmp_path):
+    """A lab trains a GAN per K outside the per-person limits: a visitor is refused in the
+    engine call (no lab folder appears) and sees the buttons off with the reason."""
+    from gan_core.auglab.lab import LabSpec
+
+    spec = LabSpec(name="bobs-lab", data="shapes", per_class=[3], seeds=1, synthetic_per_class=[3], resolution=16,
+                   channels=3, gan_steps=2, gan_minutes=None)
+    with pytest.raises(AccessError, match="only an operator"):
+        ownership.launch_lab_as(BOB, spec)
+    with pytest.raises(AccessError, match="only an operator"):
+        ownership.stop_lab_as(BOB, "bobs-lab")
+    assert not (Path(os.environ["GAN_CHECKPOINTS"]) / "bobs-lab").exists()
+    assert ownership.lab_refusal(BOSS) is None
+
+    monkeypatch.setenv("GAN_STUDIO_EXPOSE", "1")
+    monkeypatch.setenv("GAN_STUDIO_TOKEN", TOKEN)
+    for who, disabled in ((BOB, True), (BOSS, False)):
+        at = AppTest.from_file(str(ROOT / "pages/9_Augment.py"), default_timeout=60)
+        at.session_state[SESSION_KEY] = who
+        at.run()
+        assert not at.exception
+        launch = next(b for b in at.button if b.label == "Launch lab")
+        assert launch.disabled == disabled
+        assert ("only an operator" in (launch.help or "")) == disabled

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from gan_core.access.identity import AccessError, Identity, check
 from gan_core.access.limits import LIMIT_SETTINGS, check_limits, limits
+from gan_core.auglab import background
 from gan_core.config import TrainConfig
 from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root, delete_dataset
 from gan_core.experiments import sweep
@@ -130,3 +131,28 @@ def record_dataset_owner(name: str, identity: Identity, root: Path | None = None
 def delete_dataset_as(identity: Identity, name: str, root: Path | None = None) -> None:
     check(identity, dataset_owner(name, root), name, "delete", "data set")
     delete_dataset(name, root)
+
+
+# ---- augmentation labs ----------------------------------------------------------------------
+def lab_refusal(identity: Identity) -> str | None:
+    """Why ``identity`` may not launch or stop a lab. A lab trains a GAN per K and many
+    classifiers back to back, outside the per-person run count and budget limits, so on a
+    shared studio it is an operator's action (a loopback studio's visitor is the operator)."""
+    if identity.operator:
+        return None
+    return ("an augmentation lab trains several GANs outside the per-person limits, so only an operator can "
+            "launch or stop one (the operator token, or an identity in GAN_STUDIO_OPERATORS)")
+
+
+def launch_lab_as(identity: Identity, spec: Any, root: Path | None = None):
+    why = lab_refusal(identity)
+    if why:
+        raise AccessError(f"you ({identity.id}) cannot launch lab {spec.name}: {why}")
+    return background.launch_lab(spec, root=root)
+
+
+def stop_lab_as(identity: Identity, name: str, root: Path | None = None):
+    why = lab_refusal(identity)
+    if why:
+        raise AccessError(f"you ({identity.id}) cannot stop lab {name}: {why}")
+    return background.stop_lab(name, root=root)
