@@ -181,22 +181,44 @@ if "init_from" in errors:
     st.error(errors["init_from"])
 
 model = values.get("model")
-for row_start in range(0, len(GROUP_FIELDS), 3):
-    cols = st.columns(3, gap="medium")
-    for (title, icon, names), col in zip(GROUP_FIELDS[row_start:row_start + 3], cols):
-        with col.container(border=True):
-            st.markdown(f"##### {title}")
-            for name in names:
-                if not applies(TrainConfig, name, model) and name not in errors:
-                    continue
-                if name == "gp_weight" and values.get("loss") != "wgan-gp" and name not in errors:
-                    continue
-                field(name, st.container())
+
+
+def shown_here(name: str) -> bool:
+    """A field that does nothing for this model (or loss) is left out, unless it holds an error."""
+    if name in errors:
+        return True
+    if not applies(TrainConfig, name, model):
+        return False
+    return name != "gp_weight" or values.get("loss") == "wgan-gp"
+
+
+# What a beginner touches first (data set, model, how long: FieldSpec.basic) sits up front;
+# the rest waits in one expander that opens by itself when one of its fields is wrong, so an
+# error is never hidden behind a closed section.
+basic_names = [n for n in FIELDS if SPECS[n].basic and shown_here(n)]
+for name, col in zip(basic_names, st.columns(len(basic_names), gap="medium")):
+    field(name, col)
+
+advanced_groups = [(title, [n for n in names if not SPECS[n].basic and shown_here(n)])
+                   for title, _, names in GROUP_FIELDS]
+advanced_groups = [(title, names) for title, names in advanced_groups if names]
+advanced_errors = [n for n in FIELDS if n in errors and not SPECS[n].basic]
+with st.expander("Advanced settings", expanded=bool(advanced_errors), icon=":material/tune:"):
+    for row_start in range(0, len(advanced_groups), 3):
+        cols = st.columns(3, gap="medium")
+        for (title, names), col in zip(advanced_groups[row_start:row_start + 3], cols):
+            with col.container(border=True):
+                st.markdown(f"##### {title}")
+                for name in names:
+                    field(name, st.container())
 
 shown = {n for n in errors if n in FIELDS or n == "run_name"}
 for name, text in errors.items():
     if name not in shown and name != "init_from":
         st.error(f"{name}: {text}")
+if advanced_errors:  # repeated next to Launch, by label, so the reason is seen without scrolling
+    st.error("In Advanced settings:\n\n" + "\n".join(f"- **{SPECS[n].label}**: {errors[n]}" for n in advanced_errors),
+             icon=":material/error:")
 
 valid = not errors and cfg is not None
 summary = st.container()

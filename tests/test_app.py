@@ -378,3 +378,19 @@ def jobs_runs(root: Path) -> list[str]:
     from gan_core.runs.rundir import list_runs
 
     return [r.name for r in list_runs(root)]
+
+
+def test_train_puts_basic_fields_up_front_and_opens_advanced_on_its_error(state_env):
+    state_env("empty")
+    at = app("train").run()
+    advanced = next(e for e in at.expander if e.label == "Advanced settings")
+    inside = {w.key for w in advanced.number_input} | {w.key for w in advanced.selectbox}
+    assert {"f_data", "f_model", "f_steps", "f_minutes"}.isdisjoint(inside)  # up front
+    assert {"f_width", "f_batch_size", "f_loss"} <= inside
+    assert not advanced.proto.expanded
+    at.number_input(key="f_width").set_value(2).run()  # an advanced field made invalid
+    advanced = next(e for e in at.expander if e.label == "Advanced settings")
+    assert advanced.proto.expanded  # never hidden behind a closed section
+    listed = [e.value for e in at.error if e.value.startswith("In Advanced settings")]
+    assert listed and "Network width" in listed[0], [e.value for e in at.error]
+    assert at.button(key="launch").disabled

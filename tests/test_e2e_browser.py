@@ -210,6 +210,8 @@ def test_train_monitor_generate_in_a_real_browser(studio):
             page.get_by_role("button", name="Launch training").wait_for()
             settle(page)
             pick(page, "Data set", "shapes")
+            page.get_by_text("Advanced settings").click()  # closed by default: its fields are hidden until opened
+            page.get_by_role("spinbutton", name="Network width").wait_for()
             pick(page, "Image size (px)", "16")
             for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
                                  ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
