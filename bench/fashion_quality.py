@@ -37,9 +37,10 @@ RUNS = {
 }
 
 
-def launch(name: str, flags: list[str], minutes: float, root: Path) -> subprocess.Popen:
+def launch(name: str, flags: list[str], minutes: float, root: Path, data: str = "fashion-mnist") -> subprocess.Popen:
+    """One training run through the CLI, one thread, in the background (emoji_quality reuses it)."""
     env = dict(os.environ, GAN_CHECKPOINTS=str(root), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "gan_core", "train", "--data", "fashion-mnist", *flags, "--name", name,
+    cmd = [sys.executable, "-m", "gan_core", "train", "--data", data, *flags, "--name", name,
            "--minutes", str(minutes), "--threads", "1", "--log-every", "100", "--sample-every", "1000",
            "--checkpoint-every", "5000", "--eval-every", "0"]
     log = open(root / f"{name}.out", "w")

@@ -8,50 +8,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
-from gan_core.config import ConfigError, TrainConfig, preset_for  # noqa: E402
-from gan_core.data import list_datasets  # noqa: E402
-from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
-from gan_core.jobs import manager as jobs  # noqa: E402
+from gan_core.access.ownership import run_owner  # noqa: E402
 from ui.runs_table import runs_table_rows  # noqa: E402
-from ui.status import is_active, run_state  # noqa: E402
 from ui.common import env_refresh_s, go, page_link, page_setup, runs_safe  # noqa: E402
+from ui.quick_start import quick_start  # noqa: E402
 
-page_setup("Home")
+me = page_setup("Home")
 
 st.title("GAN Studio")
 st.markdown(
     '<div class="studio-lede">'
     "Train generative adversarial networks on built-in or your own image sets, and watch them learn live.<br>"
     "Every run keeps its losses, sample grids and checkpoints, so you can compare, resume and fine-tune.<br>"
-    "Then generate new images — by class or from a few words — and export them as a synthetic data set."
+    "Then generate new images — by class or from a few words, with a class-conditional run "
+    "(<b>Quick start with class &amp; text control</b>) — and export them as a synthetic data set."
     "</div>",
     unsafe_allow_html=True,
 )
 st.write("")
 
 
-def quick_start() -> None:
-    fashion = next((d for d in list_datasets() if d.name == "fashion-mnist"), None)
-    if fashion is None or not fashion.available:
-        st.error("Fashion-MNIST is not on this machine: " + (fashion.note if fashion else "unknown data set")
-                 + ". Pick another data set on the Train page.")
-        return
-    try:
-        cfg = TrainConfig.from_dict(preset_for("fashion-mnist"))
-        name = RunDir.unique_name("fashion-mnist")
-        jobs.launch(cfg, name)
-    except (ConfigError, RunError, OSError, ValueError) as exc:
-        st.error(f"Could not start the run: {exc}")
-        return
-    go("monitor", monitor_select=[name], flash=f"Started **{name}** — the default Fashion-MNIST recipe.")
-
-
-c1, c2, c3 = st.columns([1.2, 1, 3])
-if c1.button("Quick start: Fashion-MNIST", type="primary", icon=":material/rocket_launch:",
-             help="Launches the default recipe (DCGAN, hinge loss, spectral norm in D) "
-                  "on Fashion-MNIST in the background and opens Monitor.", key="quick_start"):
+buttons = st.container(horizontal=True, gap="small")  # each button as wide as its label (none cut off)
+if buttons.button("Quick start: Fashion-MNIST", type="primary", icon=":material/rocket_launch:",
+                  help="Launches the default recipe (DCGAN, hinge loss, spectral norm in D) on Fashion-MNIST "
+                       "in the background and opens Monitor. Unconditional: the model picks the class itself.",
+                  key="quick_start"):
     quick_start()
-with c2:
+if buttons.button("Quick start with class & text control", icon=":material/text_fields:",
+                  help="The same recipe, class-conditional: Generate then takes a class or a few words "
+                       "(\"a bag\", \"sneakers\").", key="quick_start_conditional"):
+    quick_start(conditional=True)
+with buttons:
     page_link("train", "Configure a run", icon=":material/tune:")
 
 runs = runs_safe()
@@ -59,16 +46,19 @@ st.subheader("Runs")
 if not runs:
     st.info(
         "**No runs yet.** Press **Quick start** to train the default recipe on Fashion-MNIST "
-        "(samples appear within a minute), or go to **Train** to choose a data set and settings. "
+        "(samples appear within a minute), **Quick start with class & text control** for a model you can "
+        "ask for a class or a few words, or go to **Train** to choose a data set and settings. "
         "Bring your own images on **Data**.",
         icon=":material/lightbulb:",
     )
 else:
-    any_active = any(is_active(run_state(r)) for r in runs)
-
-    @st.fragment(run_every=env_refresh_s(3.0) * 2 if any_active else None)
+    # The table ticks even when nothing trains, so a run started, stopped or resumed from
+    # another tab or the CLI shows within one refresh (thumbnails are cached per grid file).
+    @st.fragment(run_every=env_refresh_s(3.0) * 2)
     def runs_table() -> None:
-        rows = runs_table_rows(runs_safe())
+        shown = runs_safe()
+        owners = {r.name: run_owner(r) for r in shown}
+        rows = [{"Run": row["Run"], "By": owners.get(row["Run"]) or "", **row} for row in runs_table_rows(shown)]
         for row in rows:
             row["Progress"] = round(100 * float(row["Progress"] or 0.0))
         event = st.dataframe(
@@ -79,17 +69,20 @@ else:
             on_select="rerun",
             selection_mode="single-row",
             key="runs_table",
+            # Fixed widths that sum to what a 1400 px window leaves beside the sidebar (about
+            # 940 px): the last column was cut off there. The note takes the rest; hover for all.
             column_config={
-                "Run": st.column_config.TextColumn("Run", width=150),
-                "State": st.column_config.TextColumn("State", width=95),
+                "Run": st.column_config.TextColumn("Run", width=140),
+                "State": st.column_config.TextColumn("State", width=90),
                 "Progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=100,
-                                                            format="%d%%", width=100),
-                "Step": st.column_config.TextColumn("Step", width=105),
-                "Data set": st.column_config.TextColumn("Data set", width=110),
-                "Model": st.column_config.TextColumn("Model", width=165),
-                "Latest sample": st.column_config.ImageColumn("Latest sample", width=170),
-                "Started": st.column_config.TextColumn("Started", width=80),
-                "Note": st.column_config.TextColumn("Note", width=220),
+                                                            format="%d%%", width=90),
+                "Step": st.column_config.TextColumn("Step", width=75),
+                "Data set": st.column_config.TextColumn("Data set", width=90),
+                "Model": st.column_config.TextColumn("Model", width=135),
+                "Latest sample": st.column_config.ImageColumn("Latest sample", width=120),
+                "Started": st.column_config.TextColumn("Started", width=70),
+                "By": st.column_config.TextColumn("By", width=90, help="Who started the run"),
+                "Note": st.column_config.TextColumn("Note"),
             },
         )
         selected = list(getattr(getattr(event, "selection", None), "rows", []) or [])

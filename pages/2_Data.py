@@ -9,13 +9,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core import access  # noqa: E402
+from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
-from gan_core.data import DatasetError, delete_dataset, import_dataset, list_datasets, load_dataset  # noqa: E402
+from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
+                           load_dataset, split_sizes)
 from gan_core.data.importer import data_root  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
+from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup  # noqa: E402
 
-page_setup("Data")
+me = page_setup("Data")
 st.title("Data sets")
 st.caption("Built-in sets are ready to train; imported sets live in "
            f"`{data_root()}` and can be trained on by name.")
@@ -54,7 +58,18 @@ with tab_browse:
                   + ("" if d.available else "  (missing)") for d in infos}
         chosen = st.radio("Data set", [d.name for d in infos], format_func=labels.get, key="data_pick")
         info = next(d for d in infos if d.name == chosen)
-        st.markdown(f"**{info.count:,} images**" if info.count else "**not available**")
+        sizes = split_sizes(info)
+        if sizes is None:
+            st.markdown("**not available**")
+        elif info.kind == "builtin":
+            st.markdown(f"**{sizes[0]:,} training images** · {sizes[1]:,} held out")
+        else:
+            st.markdown(f"**{info.count:,} images**: " + (f"{sizes[0]:,} for training, {sizes[1]:,} held out"
+                                                          if sizes[0] < info.count else "all used for training"))
+        if sizes:
+            st.caption("Held-out images are never trained on: quality scores and the restore demos use them"
+                       + (" (every 10th file; a set under 10 images uses all of them for both)."
+                          if info.kind == "imported" else "."))
         if info.classes:
             st.caption(f"{len(info.classes)} classes: " + ", ".join(info.classes[:12])
                        + (" …" if len(info.classes) > 12 else ""))
@@ -68,14 +83,21 @@ with tab_browse:
             st.caption("Coloured shapes drawn on the fly: a quick smoke test, trains in seconds.")
         elif info.name == "digits":
             st.caption("scikit-learn's 8×8 handwritten digits: tiny and fast.")
+        elif info.name == "emoji":
+            st.caption("Noto Color Emoji rendered on white, one per emoji (default skin tone), "
+                       "labelled by Unicode group: a small colour set for style-based GANs.")
         if info.kind == "imported":
-            with st.popover("Delete this set", icon=":material/delete:"):
+            owner = ownership.dataset_owner(info.name)
+            not_yours = refusal_note(me, owner, "data set")
+            if owner:
+                st.caption(f"Imported by {owner}")
+            with st.popover("Delete this set", icon=":material/delete:", disabled=bool(not_yours), help=not_yours):
                 st.write(f"Delete **{info.name}** and its files from `{data_root()}`? This cannot be undone. "
                          "Runs trained on it keep their weights.")
                 if st.button("Delete for good", type="primary", key=f"delete_{info.name}"):
                     try:
-                        delete_dataset(info.name)
-                    except DatasetError as exc:
+                        ownership.delete_dataset_as(me, info.name)
+                    except (DatasetError, AccessError) as exc:
                         st.error(str(exc))
                     else:
                         st.cache_data.clear()
@@ -105,12 +127,13 @@ with tab_browse:
 
                         fig = go.Figure(go.Bar(x=list(counts.values()), y=list(counts.keys()), orientation="h",
                                                marker_color="#4F46E5"))
-                        fig.update_layout(title="Images per class", height=max(260, 26 * len(counts) + 80),
+                        fig.update_layout(title=f"Training images per class ({n:,} in all)",
+                                          height=max(260, 26 * len(counts) + 80),
                                           margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
                                           yaxis=dict(autorange="reversed"))
                         st.plotly_chart(fig, key=f"counts_{info.name}")
                     else:
-                        st.metric("Images", f"{n:,}")
+                        st.metric("Training images", f"{n:,}")
                         st.caption("No class folders: the set trains unconditionally.")
 
 with tab_import:
@@ -128,12 +151,20 @@ with tab_import:
         )
         name = st.text_input("Name of the new set", placeholder="e.g. my-sketches", key="import_name",
                              help="Letters, digits, '.', '_' or '-'. Train on it by choosing this name on Train.")
+        replace = st.checkbox("Replace a set of the same name", key="import_overwrite",
+                              help="Deletes that set's files first (runs trained on it keep their weights).")
         submitted = st.form_submit_button("Import", type="primary", icon=":material/upload:")
+    taken = bool(name) and (data_root() / name).exists()
     if submitted:
         if not files:
             st.error("Choose a .zip or some images first.")
         elif not name:
             st.error("Give the new set a name.")
+        elif taken and not replace:
+            free = next(f"{name}-{i}" for i in range(2, 10_000) if not (data_root() / f"{name}-{i}").exists())
+            st.session_state["import_result"] = (
+                "error", f"A set named **{name}** exists already: tick **Replace a set of the same name**, "
+                         f"or choose a free name such as `{free}`.", [])
         else:
             with tempfile.TemporaryDirectory(prefix="gan-upload-") as tmp, st.spinner("Checking and importing …"):
                 tmp_path = Path(tmp)
@@ -148,11 +179,17 @@ with tab_import:
                         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(f.name).name)
                         (src / f"{i:04d}_{safe}").write_bytes(f.getvalue())
                 try:
-                    report = import_dataset(src, name)
-                except DatasetError as exc:
+                    if replace and ownership.dataset_owner(name) is not None:  # replacing is changing it
+                        access.check(me, ownership.dataset_owner(name), name, "replace", what="data set")
+                    report = import_dataset(src, name, overwrite=replace)
+                    ownership.record_dataset_owner(name, me)
+                except (DatasetError, AccessError) as exc:
                     st.session_state["import_result"] = ("error", str(exc), [])
                 else:
-                    st.session_state["import_result"] = ("ok", report.summary(), report.skipped)
+                    train_n, held = folder_split_sizes(report.imported)
+                    split = (f": {train_n:,} for training, {held:,} held out for scores and demos" if train_n < report.imported
+                             else " (under 10 images: all of them used for training)")
+                    st.session_state["import_result"] = ("ok", report.summary() + split, report.skipped)
                     st.cache_data.clear()
     result = st.session_state.get("import_result")
     if result:

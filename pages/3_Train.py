@@ -9,17 +9,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
 
+from gan_core.access import AccessError, check_limits  # noqa: E402
+from gan_core.access.ownership import launch_as  # noqa: E402
 from gan_core.config import (GROUPS, PRESETS, ConfigError, TrainConfig, applies, full_help, preset_for,  # noqa: E402
                              specs)
 from gan_core.config.fields import kind_of_field  # noqa: E402
 from gan_core.data import list_datasets  # noqa: E402
-from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
 from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
-from ui.status import default_run_name  # noqa: E402
+from ui.estimate import estimate_text, measured_speed  # noqa: E402
+from ui.machine import device_problem, idle_options  # noqa: E402
+from ui.status import default_run_name, run_state  # noqa: E402
+from ui.sweep_form import sweep_section  # noqa: E402
 
-page_setup("Train")
+me = page_setup("Train")
 st.title("Train a GAN")
 st.caption("Pick a data set (its recipe fills the form), adjust what you like, and launch. "
            "Training runs in the background: you can close the browser and come back.")
@@ -31,7 +35,8 @@ KINDS = {f.name: kind_of_field(f) for f in dataclasses.fields(TrainConfig)}
 ICONS = {"Data": ":material/photo_library:", "Model": ":material/account_tree:", "Loss": ":material/functions:",
          "Optimiser": ":material/speed:", "Schedule": ":material/schedule:", "Hardware": ":material/memory:"}
 FORMATS = {"lr_g": ("%.1e", 1e-5), "lr_d": ("%.1e", 1e-5), "beta1": ("%.4f", 0.001), "beta2": ("%.4f", 0.001),
-           "ema_decay": ("%.4f", 0.001)}
+           "ema_decay": ("%.4f", 0.001), "r1_gamma": ("%.4f", 0.001),  # StyleGAN2's gamma is 0.025
+           "style_mixing": ("%.2f", 0.05), "ada_target": ("%.2f", 0.05), "ada_kimg": ("%.1f", 10.0)}
 GROUP_FIELDS: list[tuple[str, str, list[str]]] = [
     (g, ICONS[g], [n for n, s in SPECS.items() if s.group == g]) for g in GROUPS if g in ICONS]
 FIELDS = [f for _, _, names in GROUP_FIELDS for f in names]
@@ -106,6 +111,17 @@ if info is not None and values["conditional"] and info.available and not info.cl
     errors.setdefault("conditional", f"{info.name} has no class folders: untick conditional to train it")
 if cfg is not None and cfg.batch_size * cfg.d_steps > 1024 and cfg.device in ("cpu", "auto"):
     notes["batch_size"] = "Large batches are slow on a CPU; 64 is a good start."
+# Options that would do nothing on this machine are greyed with the reason; a device it
+# does not have is an error here, not a failed run later.
+idle = {} if values.get("device") is None else idle_options(values["device"])
+notes.update(idle)
+if values.get("device") and device_problem(values["device"]):
+    errors.setdefault("device", device_problem(values["device"]))
+if cfg is not None and not errors:
+    try:
+        check_limits(me, cfg)  # the operator's limits for web visitors (launch_as checks again)
+    except AccessError as exc:
+        errors["limits"] = str(exc)
 if cfg is not None and cfg.checkpoint_every > cfg.steps and not cfg.minutes:
     notes["checkpoint_every"] = "Only the final checkpoint will be written (checkpoint_every > steps)."
 
@@ -130,7 +146,7 @@ def field(name: str, col) -> None:
         elif kind == "list":
             st.multiselect(label, list(options or ()), key=key, help=help_text)
         elif kind == "bool":
-            st.toggle(label, key=key, help=help_text)
+            st.toggle(label, key=key, help=help_text, disabled=name in idle and name != "device")
         elif options is not None:
             options = list(options)
             if st.session_state[key] not in options:
@@ -178,22 +194,44 @@ if "init_from" in errors:
     st.error(errors["init_from"])
 
 model = values.get("model")
-for row_start in range(0, len(GROUP_FIELDS), 3):
-    cols = st.columns(3, gap="medium")
-    for (title, icon, names), col in zip(GROUP_FIELDS[row_start:row_start + 3], cols):
-        with col.container(border=True):
-            st.markdown(f"##### {title}")
-            for name in names:
-                if not applies(TrainConfig, name, model) and name not in errors:
-                    continue
-                if name == "gp_weight" and values.get("loss") != "wgan-gp" and name not in errors:
-                    continue
-                field(name, st.container())
+
+
+def shown_here(name: str) -> bool:
+    """A field that does nothing for this model (or loss) is left out, unless it holds an error."""
+    if name in errors:
+        return True
+    if not applies(TrainConfig, name, model):
+        return False
+    return name != "gp_weight" or values.get("loss") == "wgan-gp"
+
+
+# What a beginner touches first (data set, model, how long: FieldSpec.basic) sits up front;
+# the rest waits in one expander that opens by itself when one of its fields is wrong, so an
+# error is never hidden behind a closed section.
+basic_names = [n for n in FIELDS if SPECS[n].basic and shown_here(n)]
+for name, col in zip(basic_names, st.columns(len(basic_names), gap="medium")):
+    field(name, col)
+
+advanced_groups = [(title, [n for n in names if not SPECS[n].basic and shown_here(n)])
+                   for title, _, names in GROUP_FIELDS]
+advanced_groups = [(title, names) for title, names in advanced_groups if names]
+advanced_errors = [n for n in FIELDS if n in errors and not SPECS[n].basic]
+with st.expander("Advanced settings", expanded=bool(advanced_errors), icon=":material/tune:"):
+    for row_start in range(0, len(advanced_groups), 3):
+        cols = st.columns(3, gap="medium")
+        for (title, names), col in zip(advanced_groups[row_start:row_start + 3], cols):
+            with col.container(border=True):
+                st.markdown(f"##### {title}")
+                for name in names:
+                    field(name, st.container())
 
 shown = {n for n in errors if n in FIELDS or n == "run_name"}
 for name, text in errors.items():
     if name not in shown and name != "init_from":
         st.error(f"{name}: {text}")
+if advanced_errors:  # repeated next to Launch, by label, so the reason is seen without scrolling
+    st.error("In Advanced settings:\n\n" + "\n".join(f"- **{SPECS[n].label}**: {errors[n]}" for n in advanced_errors),
+             icon=":material/error:")
 
 valid = not errors and cfg is not None
 summary = st.container()
@@ -207,12 +245,18 @@ else:
     right.markdown(f":material/check_circle: **Ready:** {cfg.model}{' (conditional)' if cfg.conditional else ''} on "
                    f"**{cfg.data}** at {cfg.resolution} px, {cfg.loss} loss, batch {cfg.batch_size}, {budget}"
                    + (f", fine-tuned from **{cfg.init_from}**" if cfg.init_from else "") + ".")
+    past = runs_safe()
+    busy = sum(1 for r in past if run_state(r) in ("running", "stopping"))
+    right.markdown(f"<span id='train-estimate'></span>{estimate_text(cfg, measured_speed(cfg, past), busy)}",
+                   unsafe_allow_html=True)
 
 if launch and valid:
     name = raw_name or default_run_name(cfg.data, cfg.model)
     try:
-        jobs.launch(cfg, name)
+        launch_as(me, cfg, name)  # the visitor's limits apply, and the run is recorded as theirs
     except (RunError, ConfigError, OSError, ValueError) as exc:
         st.error(f"Could not launch: {exc}")
     else:
         go("monitor", monitor_select=[name], flash=f"Launched **{name}**.")
+
+sweep_section(cfg if not set(errors) - {"run_name"} else None, FIELDS, me)  # a sweep names its own runs

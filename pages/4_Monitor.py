@@ -10,23 +10,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from gan_core.access import ownership  # noqa: E402
+from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
-from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
-from ui.charts import CHARTS, EVAL_KEYS, chart_figure, d_output_axis, point_count, variety_figure  # noqa: E402
+from ui.auth import refusal_note  # noqa: E402
+from ui.charts import EVAL_KEYS, chart_figure, charts_for, d_output_axis, point_count, variety_figure  # noqa: E402
 from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
 from ui.runs_table import log_tail_text, run_summary  # noqa: E402
-from ui.status import duration_text, is_active, run_state  # noqa: E402
+from ui.status import control_help, duration_text, is_active, run_state  # noqa: E402
 from ui.status import state_colour as badge_colour  # noqa: E402
 from ui.common import env_refresh_s, go, open_run, page_setup, runs_safe  # noqa: E402
 
-page_setup("Monitor")
+me = page_setup("Monitor")
 st.title("Monitor")
 
 flash = st.session_state.pop("flash", None)
 if flash:
     st.success(flash, icon=":material/rocket_launch:")
+toast = st.session_state.pop("monitor_toast", None)
+if toast:
+    st.toast(toast)
 
 runs = runs_safe()
 if not runs:
@@ -60,10 +65,11 @@ if not selected:
 # charts, grids and health checks every CHART_EVERY, as often as TensorBoard reloads by
 # default; redrawing six Plotly charts is most of what the browser spends. "Refresh charts"
 # redraws them at once.
+# The numbers tick even for a stopped or finished run: a resume from another tab or the CLI
+# must show within one refresh (issue #16: a clock that stopped with the run never noticed).
 REFRESH_S = env_refresh_s(3.0)
 CHART_EVERY = env_refresh_s(30.0, "GAN_STUDIO_CHART_S")
 any_active = any(is_active(summaries[n]["state"]) for n in selected)
-refresh = REFRESH_S if any_active else None
 chart_refresh = CHART_EVERY if any_active else None
 
 
@@ -83,30 +89,44 @@ def reader(name: str) -> MetricsReader | None:
     return readers[name]
 
 
+BUTTONS = {"stop": ("Stop", ":material/stop_circle:"), "resume": ("Resume", ":material/play_circle:"),
+           "cancel": ("Cancel", ":material/cancel:")}
+
+
+def action_button(col, run: RunDir, state: str, action: str, not_yours: str | None) -> bool:
+    """Enabled only when the run's state allows ``action`` and the visitor may act on the
+    run; the tooltip says which of the two stands in the way."""
+    label, icon = BUTTONS[action]
+    return col.button(label, icon=icon, key=f"{action}_{run.name}", width="stretch",
+                      disabled=not RunState.permits(state, action) or bool(not_yours),
+                      help=not_yours or control_help(action, state))
+
+
 def controls(run: RunDir, state: str) -> None:
+    not_yours = refusal_note(me, ownership.run_owner(run))  # the *_as calls below refuse it anyway
     b1, b2, b3 = st.columns(3)
-    allowed = RunState.of(state)
-    stop = b1.button("Stop", icon=":material/stop_circle:", key=f"stop_{run.name}", width="stretch",
-                     disabled=not (allowed and allowed.can_stop),
-                     help="Finish the current step, write a checkpoint, then stop. Resume later.")
-    resume = b2.button("Resume", icon=":material/play_circle:", key=f"resume_{run.name}", width="stretch",
-                       disabled=not (allowed and allowed.can_resume),
-                       help="Continue from the newest checkpoint in the background.")
-    cancel = b3.button("Cancel", icon=":material/cancel:", key=f"cancel_{run.name}", width="stretch",
-                       disabled=not (allowed and allowed.can_cancel),
-                       help="Take a queued run off the queue before it starts.")
+    stop = action_button(b1, run, state, "stop", not_yours)
+    resume = action_button(b2, run, state, "resume", not_yours)
+    cancel = action_button(b3, run, state, "cancel", not_yours)
     try:
         if stop:
-            jobs.stop(run.name, wait=False)
-            st.toast(f"Stopping {run.name} after its current step …")
-        if resume:
-            jobs.resume(run.name)
-            st.toast(f"Resumed {run.name}")
-        if cancel:
-            jobs.cancel(run.name)
-            st.toast(f"Cancelled {run.name}")
+            ownership.stop_as(me, run.name, wait=False)
+            done = f"Stopping {run.name} after its current step …"
+        elif resume:
+            ownership.resume_as(me, run.name)
+            done = f"Resumed {run.name}"
+        elif cancel:
+            ownership.cancel_as(me, run.name)
+            done = f"Cancelled {run.name}"
+        else:
+            return
     except Exception as exc:  # noqa: BLE001 - show what the jobs layer said
         st.error(f"{run.name}: {exc}")
+        return
+    # This script run read the state before the click was handled: its badge, buttons and
+    # refresh clocks describe the old state. Run the page again from the new one.
+    st.session_state["monitor_toast"] = done
+    st.rerun()
 
 
 def header(name: str) -> None:
@@ -120,7 +140,9 @@ def header(name: str) -> None:
         h1, h2, h3 = st.columns([1.8, 3, 3.2])
         h1.markdown(f"**{name}** &nbsp;<span class='studio-badge studio-{badge_colour(s['state'])}'>{s['badge']}</span>",
                     unsafe_allow_html=True)
-        h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px")
+        owner = ownership.run_owner(run)
+        h1.caption(f"{s['model']} · {s['loss']} loss · {s['data']} at {s['resolution']} px"
+                   + (f" · by {owner}" if owner else ""))
         with h2:
             numbers(name, s["state"])
         with h3:
@@ -128,16 +150,16 @@ def header(name: str) -> None:
         if s["state"] in ("failed", "crashed", "diverged") and s["error"]:
             st.error(f"**{s['state'].capitalize()}:** {s['error']}", icon=":material/error:")
             traceback = run.read_status().get("traceback")
-            if traceback:
+            if traceback and me.operator:  # server paths: not for visitors
                 with st.expander("Traceback"):
                     st.code(traceback, language="text")
 
 
-@st.fragment(run_every=refresh)
+@st.fragment(run_every=REFRESH_S)
 def numbers(name: str, shown_state: str) -> None:
     """Step, images/s, elapsed time and progress, as one small block. When the run's state
-    changes (it finished, failed, was stopped) the whole page reruns, so badge, buttons and
-    refresh clocks follow."""
+    changes (it finished, failed, was stopped or resumed, here or elsewhere) the whole page
+    reruns, so badge, buttons and refresh clocks follow."""
     run = open_run(name)
     if run is None:
         return
@@ -194,8 +216,7 @@ def live_charts() -> None:
                     icon=":material/hourglass_top:")
         else:
             d_title, d_ref, d_ref_text = d_output_axis(cfg.loss if cfg else "minimax")
-            logged = {k for recs in data.values() for rec in recs[-1:] for k in rec}
-            charts = [c for c in CHARTS if any(k in logged for k, _ in c[1])]  # a run type's own terms only
+            charts = charts_for(data)
             for i in range(0, len(charts), 2):
                 cols = st.columns(2)
                 for (title, keys, y_title), col in zip(charts[i:i + 2], cols):
@@ -226,7 +247,8 @@ def live_charts() -> None:
     with right:
         if primary is not None:
             samples(primary, cfg)
-        warnings = health_warnings(data.get(selected[0], []), cfg.loss if cfg else "minimax", diversity=trend,
+        warnings = health_warnings(data.get(selected[0], []) + evals.get(selected[0], []),
+                                   cfg.loss if cfg else "minimax", diversity=trend,
                                    state=state, error=status.get("error"))
         st.markdown("##### Health")
         if not warnings:
@@ -246,8 +268,9 @@ def live_charts() -> None:
                 fig = figure(("variety", tuple(trend.steps)), lambda: variety_figure(trend))
                 st.plotly_chart(fig, key="diversity", config={"displaylogo": False})
         with g2:
-            with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
-                st.code(log_tail_text(primary, 60) or "(empty)", language="text")
+            if me.operator:  # the log names server paths: operators only
+                with st.expander(f"Log · {primary.name}", expanded=False, icon=":material/terminal:"):
+                    st.code(log_tail_text(primary, 60) or "(empty)", language="text")
     st.session_state["_figures"] = st.session_state.pop("_figures_next")
 
 
@@ -299,5 +322,10 @@ for name in selected:
     header(name)
 live_charts()
 
-if st.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
+b1, b2, _ = st.columns([1, 1, 2])
+if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
+b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names)).encode("utf-8"),
+                   file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",
+                   key="monitor_report", help="One HTML file of the selected runs (samples, curves, metrics, config, "
+                                              "model card) that opens offline; built when you click.")

@@ -15,7 +15,9 @@ from PIL import Image  # noqa: E402
 
 from gan_core.data import masks  # noqa: E402
 from gan_core import restore as R  # noqa: E402
-from pages._restore_common import caption, pick_image, pick_run, prior_settings, result_tools, run_beside_baseline  # noqa: E402
+from ui.common import page_setup  # noqa: E402
+from pages._restore_common import (caption, default_method, pick_image, pick_run, prior_settings, result_tools,  # noqa: E402
+                                   run_beside_baseline, verdict)
 
 PREFIX = "ip"
 METHOD_LABELS = {"prior": "Generator prior (latent optimisation)", "model": "Inpainting model (inpaint-gan run)",
@@ -56,6 +58,7 @@ def _pick_mask(image: Image.Image) -> Image.Image:
     return masks.preset(name, image.size, int(seed))
 
 
+page_setup("Inpaint")
 st.title("Inpaint")
 st.caption("Fill a hole with what was trained. Pick an image and a mask, choose a method, run. "
            "Demo mode paints the hole grey first and scores every method against the original.")
@@ -70,11 +73,12 @@ if demo:
 else:
     degraded = image
 
-method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="ip_method", horizontal=True)
+method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="ip_method", horizontal=True,
+                  index=list(METHOD_LABELS).index(default_method("inpaint")))
 loaded = None
 settings: dict = {}
 if method != "biharmonic":
-    run, loaded = pick_run("inpaint", method, "ip_run")
+    run, loaded = pick_run("inpaint", method, "ip_run", image, PREFIX)
     if method == "prior":
         settings = prior_settings("ip", loaded, default_steps=150)
         settings["blend"] = st.selectbox("Blending", ["poisson", "feather", "paste"], key="ip_blend")
@@ -110,5 +114,6 @@ else:
     cols[2].error(state["error"])
 if demo:
     cols[3].image(R.enlarge(image), caption="Original", width=192)
+    verdict(result, baseline, original, "biharmonic")
 if result is not None:
     result_tools("ip", degraded, result, method, f"inpainted-{method}-{image_name or 'image'}.png")

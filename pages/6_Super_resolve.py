@@ -13,13 +13,16 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from gan_core import restore as R  # noqa: E402
-from pages._restore_common import caption, pick_image, pick_run, prior_settings, result_tools, run_beside_baseline  # noqa: E402
+from ui.common import page_setup  # noqa: E402
+from pages._restore_common import (caption, default_method, pick_image, pick_run, prior_settings, result_tools,  # noqa: E402
+                                   run_beside_baseline, verdict)
 
 PREFIX = "sr"
 METHOD_LABELS = {"prior": "Generator prior (PULSE latent search)", "model": "SR model (srgan run)",
                  "bicubic": "Bicubic (baseline)", "lanczos": "Lanczos (baseline)"}
 
 
+page_setup("Super-resolve")
 st.title("Super-resolve")
 st.caption("Raise the resolution with what was trained. Demo mode downscales a held-out image first "
            "(antialiased bicubic) and scores every method against the original.")
@@ -32,11 +35,12 @@ demo = st.checkbox("Demo mode (downscale first, score against the original)",
                    value=st.session_state.get("sr_source", "Data set image") != "Upload", key="sr_demo")
 low = R.degrade_for_demo(image, "superres", scale=scale)[0] if demo else image
 
-method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="sr_method", horizontal=True)
+method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="sr_method", horizontal=True,
+                  index=list(METHOD_LABELS).index(default_method("superres")))
 loaded = None
 settings: dict = {}
 if method in ("prior", "model"):
-    run, loaded = pick_run("superres", method, "sr_run")
+    run, loaded = pick_run("superres", method, "sr_run", image, PREFIX)
     if method == "model" and loaded.config.scale != scale:
         st.info(f"Run {run} was trained for x{loaded.config.scale}; its output is resized to x{scale}.")
     if method == "prior":
@@ -71,5 +75,6 @@ else:
     cols[2].error(state["error"])
 if demo:
     cols[3].image(R.enlarge(image), caption=f"Original {image.size[0]}x{image.size[1]}", width=192)
+    verdict(result, baseline, original, "bicubic")
 if result is not None:
     result_tools("sr", low, result, method, f"superres-x{scale}-{method}-{image_name or 'image'}.png")

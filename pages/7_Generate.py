@@ -11,10 +11,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+from gan_core.data import list_datasets  # noqa: E402
+from gan_core.access.ownership import record_dataset_owner, record_run_owner  # noqa: E402
 from gan_core.data.importer import DatasetError, data_root, validate_name  # noqa: E402
 from gan_core.runs.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
-from gan_core.inference.generators import (class_from_text, class_labels, generate, import_checkpoint, latents_for_seeds,  # noqa: E402
-                             load_generator, png_bytes, provenance, to_pil)
+from gan_core.inference.generators import (class_from_text, class_labels, generate, import_checkpoint,  # noqa: E402
+                                           interpolate_w, is_style_based, latents_for_seeds, load_generator,
+                                           png_bytes, provenance, style_mix, to_pil)
 from gan_core.inference.export import export_synthetic  # noqa: E402
 from gan_core.metrics.quality import checkpoint_scores  # noqa: E402
 from gan_core.runtypes.registry import kind_of  # noqa: E402
@@ -22,8 +25,9 @@ from gan_core.video.clips import clip_to_gif_bytes, generate_clips  # noqa: E402
 from ui.media import folder_zip_bytes, gif_bytes, slerp, upscale, zip_bytes  # noqa: E402
 from ui.runs_table import checkpoint_choices  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
+from ui.quick_start import quick_start  # noqa: E402
 
-page_setup("Generate")
+me = page_setup("Generate")
 st.title("Generate")
 
 
@@ -45,6 +49,7 @@ with st.expander("Use a checkpoint from elsewhere", icon=":material/upload_file:
                 path.write_bytes(upload.getvalue())
                 try:
                     new_run = import_checkpoint(path, RunDir.unique_name(import_name))
+                    record_run_owner(new_run, me)
                 except (CheckpointError, RunError) as exc:
                     st.error(f"Not added: {exc}")
                 else:
@@ -120,10 +125,18 @@ c = st.columns([1, 1.4, 1.2, 1.6])
 seed = int(c[0].number_input("First seed", 0, 2**31 - 1, 0, key="gen_seed",
                              help="Image i uses seed + i; the same seed always gives the same image."))
 n = c[1].slider("Images", 1, 64, 16, key="gen_n")
-trunc_on = c[2].toggle("Truncation", value=False, key="gen_trunc_on",
-                       help="Redraw latent values beyond ±T: cleaner, more typical images, less variety.")
-truncation = c[2].slider("T", 0.3, 2.0, 1.0, 0.1, key="gen_trunc", disabled=not trunc_on,
-                         label_visibility="collapsed")
+style_based = is_style_based(loaded)
+if style_based:  # StyleGAN: psi pulls w toward the average w (0 = the one mean image)
+    trunc_on = c[2].toggle("Truncation ψ", value=False, key="gen_psi_on",
+                           help="Pull each image's w toward the average w: 1 = none, 0 = the mean image for "
+                                "every seed. Around 0.7 gives cleaner, more typical images.")
+    truncation = c[2].slider("ψ", 0.0, 1.0, 0.7, 0.05, key="gen_psi", disabled=not trunc_on,
+                             label_visibility="collapsed")
+else:
+    trunc_on = c[2].toggle("Truncation", value=False, key="gen_trunc_on",
+                           help="Redraw latent values beyond ±T: cleaner, more typical images, less variety.")
+    truncation = c[2].slider("T", 0.3, 2.0, 1.0, 0.1, key="gen_trunc", disabled=not trunc_on,
+                             label_visibility="collapsed")
 truncation = float(truncation) if trunc_on else None
 
 class_index: int | None = None
@@ -142,7 +155,18 @@ if loaded.conditional:
     if class_index is None and picked != options[0]:
         class_index = loaded.classes.index(picked)
 elif cfg.conditional is False:
-    c[3].caption("Unconditional model: it picks the class itself.")
+    with c[3]:
+        has_classes = bool(next((d.classes for d in list_datasets() if d.name == cfg.data), None))
+        if has_classes:
+            st.caption(f"Unconditional model: it picks the class itself. To choose a class or describe it in a few "
+                       f"words, train a class-conditional run on {cfg.data}:")
+            if st.button(f"Train {cfg.data} with class & text control", icon=":material/text_fields:",
+                         key="gen_conditional_start", help="Starts the default recipe, class-conditional, in the "
+                                                           "background and opens Monitor."):
+                quick_start(cfg.data, conditional=True)
+        else:
+            st.caption(f"Unconditional model: {cfg.data} has no classes (no class folders), so the model picks "
+                       "what to draw itself.")
 
 seeds = list(range(seed, seed + n))
 is_video = kind_of(cfg.model) == "video"
@@ -166,7 +190,7 @@ captions = [f"seed {s}" + (f" · {loaded.classes[label_of(i)]}" if label_of(i) i
             for i, s in enumerate(seeds)]
 st.markdown(f"**{n} {'clip' if is_video else 'image'}{'s' if n > 1 else ''} in {elapsed_ms:,.0f} ms** "
             f"<span class='studio-caption'>· seeds {seeds[0]}–{seeds[-1]}"
-            f"{f' · truncation {truncation:g}' if truncation else ''}</span>", unsafe_allow_html=True)
+            f"{f' · truncation {truncation:g}' if truncation is not None else ''}</span>", unsafe_allow_html=True)
 if is_video:
     gifs = [clip_to_gif_bytes(clips[i], scale=max(1, 96 // cfg.resolution)) for i in range(n)]
     st.image(gifs, caption=captions, width=display)
@@ -174,16 +198,17 @@ else:
     st.image([upscale(p, display) for p in pils], caption=captions, width=display)
 
 files = {f"{s:06d}" + (f"_class{label_of(i)}" if label_of(i) is not None else "") + ".png":
-         png_bytes(p, provenance(loaded, s, label_of(i), truncation=truncation or "none"))
+         png_bytes(p, provenance(loaded, s, label_of(i), truncation="none" if truncation is None else truncation))
          for i, (s, p) in enumerate(zip(seeds, pils))}
 d1, d2 = st.columns([1, 4])
 d1.download_button("Download ZIP", zip_bytes(files), file_name=f"{run_name}-step{loaded.step}-seeds{seeds[0]}-{seeds[-1]}.zip",
                    mime="application/zip", icon=":material/folder_zip:", key="dl_zip",
                    help="Each PNG carries provenance text chunks: synthetic, model, run, step, seed, time.")
 
-tab_one, tab_interp, tab_export = st.tabs([":material/zoom_in: One seed, larger",
-                                           ":material/animation: Interpolate",
-                                           ":material/dataset: Export a synthetic data set"])
+tab_one, tab_interp, tab_export, tab_mix = st.tabs([":material/zoom_in: One seed, larger",
+                                                    ":material/animation: Interpolate",
+                                                    ":material/dataset: Export a synthetic data set",
+                                                    ":material/blender: Style mixing"])
 with tab_one:
     o1, o2 = st.columns([1, 2], gap="large")
     with o1:
@@ -206,7 +231,7 @@ with tab_one:
                                                                  if label_one is not None and loaded.classes else ""),
                      width=320)
             st.download_button("Download PNG", png_bytes(pil, provenance(loaded, one, label_one,
-                                                                         truncation=truncation or "none")),
+                                                                         truncation="none" if truncation is None else truncation)),
                                file_name=f"{run_name}-seed{one}.png", mime="image/png", icon=":material/download:",
                                key="dl_one_png")
 
@@ -216,20 +241,24 @@ with tab_interp:
     seed_b = int(i2.number_input("To seed", 0, 2**31 - 1, seeds[min(1, n - 1)] if n > 1 else seeds[0] + 1, key="interp_b"))
     frames = i3.slider("Frames", 8, 48, 24, key="interp_frames")
     if st.button("Make the GIF", icon=":material/animation:", key="interp_go", disabled=is_video):
-        z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim, truncation)
-        zs = torch.cat([slerp(z[0:1], z[1:2], t / (frames - 1)) for t in range(frames)])
-        y = None
-        if loaded.conditional:
-            y = torch.full((frames,), class_index if class_index is not None else 0, dtype=torch.long)
-        with torch.no_grad():
-            out = loaded.G(zs.to(loaded.device), y.to(loaded.device) if y is not None else None).float().cpu().clamp(-1, 1)
+        if style_based:  # a straight line in W, where StyleGAN's latent space is nearly linear
+            out = interpolate_w(loaded, seed_a, seed_b, frames, class_index, truncation)
+        else:
+            z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim, truncation)
+            zs = torch.cat([slerp(z[0:1], z[1:2], t / (frames - 1)) for t in range(frames)])
+            y = None
+            if loaded.conditional:
+                y = torch.full((frames,), class_index if class_index is not None else 0, dtype=torch.long)
+            with torch.no_grad():
+                out = loaded.G(zs.to(loaded.device), y.to(loaded.device) if y is not None else None).float().cpu().clamp(-1, 1)
         st.session_state["interp_gif"] = (gif_bytes([upscale(to_pil(x), 256) for x in out], fps=12),
                                           seed_a, seed_b)
     if is_video:
         st.caption("Interpolation is for image models.")
     if st.session_state.get("interp_gif"):
         gif, a, b = st.session_state["interp_gif"]
-        st.image(gif, caption=f"seed {a} → seed {b} (spherical interpolation in z)", width=256)
+        st.image(gif, caption=f"seed {a} → seed {b} ({'linear interpolation in W' if style_based else 'spherical interpolation in z'})",
+                 width=256)
         st.download_button("Download GIF", gif, file_name=f"{run_name}-interp-{a}-{b}.gif", mime="image/gif",
                            icon=":material/download:", key="dl_gif")
 
@@ -238,7 +267,8 @@ with tab_export:
                 f"(`{data_root()}/<name>/<class>/*.png`). The set also appears on **Data** and can be trained on. "
                 "Every PNG carries its provenance (synthetic, model, run, step, seed, time).")
     e1, e2, e3 = st.columns([1.4, 1, 1])
-    export_name = e1.text_input("Data set name", value=f"synthetic-{run_name}"[:64], key="export_name")
+    # Keyed per run: one key for every run kept the first run's name after a switch (issue #16).
+    export_name = e1.text_input("Data set name", value=f"synthetic-{run_name}"[:64], key=f"export_name_{run_name}")
     per_class = int(e2.number_input("Images per class" if loaded.conditional else "Images", 1, 20_000, 100,
                                     key="export_n"))
     e3.markdown("&nbsp;")
@@ -249,6 +279,7 @@ with tab_export:
             bar = st.progress(0.0, text="Generating …")
             folder, count = export_synthetic(loaded, export_name, per_class, seed=seed, truncation=truncation,
                                              progress=lambda d, t: bar.progress(d / t, text=f"{d:,} / {t:,} images"))
+            record_dataset_owner(export_name, me)
         except (DatasetError, ValueError, OSError) as exc:
             st.error(str(exc))
         else:
@@ -260,3 +291,21 @@ with tab_export:
         if Path(folder).is_dir():
             st.download_button("Download as ZIP", folder_zip_bytes(Path(folder)), file_name=f"{Path(folder).name}.zip",
                                mime="application/zip", icon=":material/folder_zip:", key="dl_export")
+
+with tab_mix:
+    if not style_based:
+        st.caption("Style mixing needs a StyleGAN2 run (`--model stylegan2`): its generator takes one style per layer.")
+    else:
+        num_ws = loaded.G.num_ws
+        m1, m2, m3 = st.columns([1, 1, 1.4])
+        mix_a = int(m1.number_input("Layout from seed A", 0, 2**31 - 1, seeds[0], key="mix_a"))
+        mix_b = int(m2.number_input("Colours and details from seed B", 0, 2**31 - 1,
+                                    seeds[min(1, n - 1)] if n > 1 else seeds[0] + 1, key="mix_b"))
+        cutoff = m3.slider("Layers from A (coarse first)", 1, num_ws - 1, min(4, num_ws - 1), key="mix_cut",
+                           help=f"The generator has {num_ws} style layers, coarse (4×4, 8×8: layout, pose) to fine "
+                                "(colours, texture). The first ones come from A, the rest from B.")
+        pair = generate(loaded, [mix_a, mix_b], class_index=class_index if class_index is not None else 0,
+                        truncation=truncation)  # both in one class, as style_mix draws them
+        mixed = style_mix(loaded, mix_a, mix_b, cutoff, class_index, truncation)
+        shown = [upscale(to_pil(x), 200) for x in (pair[0], mixed, pair[1])]
+        st.image(shown, caption=[f"seed A {mix_a}", f"mixed: layers 1–{cutoff} from A", f"seed B {mix_b}"], width=200)

@@ -23,21 +23,50 @@ def loaded_run(run: str, method: str):
     return _load(run, ckpt.step, method)
 
 
-def pick_run(task: str, method: str, key: str) -> tuple[str, object]:
+def default_method(task: str) -> str:
+    """A dedicated model when one is trained, else the generator prior."""
+    return "model" if R.fitting_runs(task, "model") else "prior"
+
+
+def pick_run(task: str, method: str, key: str, image: Image.Image | None = None,
+             prefix: str = "") -> tuple[str, object]:
     """The run picker for the prior/model methods: (run name, loaded weights), or the page
-    stops saying what to train first (a run type that fits, from the registry)."""
-    runs = R.fitting_runs(task, method)
+    stops saying what to train first (a run type that fits, from the registry). The default
+    is a run of the chosen data set at the image's size, the most trained first."""
+    data = st.session_state.get(f"{prefix}_dataset") if st.session_state.get(f"{prefix}_source") != "Upload" else None
+    resolution = image.width if image is not None and image.width == image.height else None
+    runs = R.fitting_runs(task, method, data=data, resolution=resolution)
     if not runs:
-        need = R.needed_run_text(task, method).removesuffix(" run")
+        need = " or ".join(R.fitting_run_types(task, method))  # "No inpaint-gan run", not "No an inpaint-gan run"
         st.warning(f"No {need} run with a checkpoint yet: train one first (Train page, or "
                    f"`python -m gan_core train --model {R.fitting_run_types(task, method)[-1]} ...`).")
         st.stop()
-    run = st.selectbox("Run", runs, key=key)
+    run = st.selectbox("Run", runs, key=key, help="The default is a run trained on the chosen data set at this "
+                                                  "size, the most trained first.")
     try:
-        return run, loaded_run(run, method)
+        loaded = loaded_run(run, method)
     except (RunError, ValueError) as exc:
         st.error(str(exc))
         st.stop()
+    young = R.young_run_note(int(loaded.step), method)
+    if young:
+        st.warning(young, icon=":material/child_care:")
+    return run, loaded
+
+
+def verdict(result: R.RestoreResult | None, baseline: R.RestoreResult | None, original: Image.Image | None,
+            baseline_label: str) -> None:
+    """Say plainly whether the method beat its baseline (demo mode, where the original is known)."""
+    if result is None or baseline is None or original is None:
+        return
+    ours, theirs = R.psnr(original, result.image), R.psnr(original, baseline.image)
+    if ours < theirs:
+        st.warning(f"**Worse than the baseline here:** {ours:.1f} dB against {baseline_label}'s {theirs:.1f} dB "
+                   "(PSNR, higher is better). Prefer the baseline's result for this image, or train the run longer.",
+                   icon=":material/trending_down:")
+    else:
+        st.success(f"Better than the baseline: {ours:.1f} dB against {baseline_label}'s {theirs:.1f} dB (PSNR).",
+                   icon=":material/trending_up:")
 
 
 def pick_image(prefix: str) -> tuple[Image.Image | None, str]:

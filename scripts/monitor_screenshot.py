@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from monitor_overhead import free_port, start_streamlit  # noqa: E402
+from screenshot import photograph  # noqa: E402
 
 from gan_core.jobs import manager as jobs  # noqa: E402
 from gan_core.config import TrainConfig, preset_for  # noqa: E402
@@ -31,7 +32,6 @@ def main() -> None:
     parser.add_argument("--shoot-after", type=float, default=3.0, help="minutes into the run to take the picture")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots" / "monitor-fashion-mnist.png")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="monitor-shot-"))
     os.environ.update(GAN_CHECKPOINTS=str(tmp / "ck"), GAN_DATA=str(tmp / "data"))
@@ -44,17 +44,8 @@ def main() -> None:
     server = start_streamlit(env, port)
     try:
         time.sleep(args.shoot_after * 60)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-            page = browser.new_page(viewport={"width": 1440, "height": 1500})
-            page.goto(f"http://127.0.0.1:{port}/Monitor")
-            page.wait_for_selector("text=Losses", timeout=60_000)
-            time.sleep(12)  # a chart refresh or two, so every chart has drawn
-            page.mouse.move(5, 5)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.out))
-            browser.close()
+        photograph(f"http://127.0.0.1:{port}/Monitor", args.out, ["text=Losses"],
+                   settle_s=12)  # a chart refresh or two, so every chart has drawn
         print(f"wrote {args.out}")
     finally:
         jobs.stop(name, timeout=30, wait=True)

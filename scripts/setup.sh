@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One-time setup on a fresh Debian machine: system packages (Fashion-MNIST files and a
-# browser for the end-to-end tests), then a virtualenv with the pinned Python packages.
+# One-time setup on a fresh Debian machine: system packages (Fashion-MNIST files, the emoji
+# font and list, and a browser for the end-to-end tests), then a virtualenv with the pinned Python packages.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need_apt+=(dataset-fashion-mnist)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# the built-in colour set `emoji` (gan_core/data/emoji.py): the font and Unicode's emoji list
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
+[ -f /usr/share/unicode/emoji/emoji-test.txt ] || need_apt+=(unicode-data)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=""; fi
   if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then

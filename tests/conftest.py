@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +24,9 @@ def studio_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_CHECKPOINTS", str(ckpt))
     monkeypatch.setenv("GAN_DATA", str(data))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for key in ("GAN_STUDIO_EXPOSE", "GAN_STUDIO_TOKEN", "GAN_STUDIO_TOKEN_HASH", "GAN_STUDIO_OPERATOR_TOKEN",
+                "GAN_STUDIO_OPERATOR_TOKEN_HASH", "STREAMLIT_SERVER_ADDRESS"):  # a served studio's shell: pages would ask for sign-in
+        monkeypatch.delenv(key, raising=False)
     return ckpt, data
 
 
@@ -60,3 +64,13 @@ def run_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["OMP_NUM_THREADS"] = "1"
     return env
+
+
+def stop_process(proc: subprocess.Popen, grace_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -138,6 +138,10 @@ def test_page_renders_in_every_state(page, state, state_env):
             if state == "running":
                 assert not at.button(key=f"stop_{name}").disabled
                 assert at.button(key=f"resume_{name}").disabled
+                assert "Use Stop" in at.button(key=f"cancel_{name}").help
+            if state in ("finished", "failed"):  # greyed Cancel says why in this state, not only for queued runs
+                cancel = at.button(key=f"cancel_{name}")
+                assert cancel.disabled and f"Nothing to cancel: the run is {state}, not queued" in cancel.help
     elif page == "translate":
         assert "No translation run with a checkpoint yet" in body
     elif page == "generate":
@@ -146,6 +150,10 @@ def test_page_renders_in_every_state(page, state, state_env):
             assert len(captions) == 16 and captions[0].startswith("seed 0")
         else:
             assert "Nothing to generate from yet" in body
+    elif page == "augment":
+        assert "No labs yet" in body
+        assert at.button[0].label == "Launch lab"
+        assert ("shapes-finished" in at.selectbox(key="aug_reuse").options) == (state == "finished")
 
 
 def test_train_explains_invalid_values_inline_and_blocks_launch(state_env):
@@ -223,7 +231,7 @@ def test_generate_interpolation_and_export(state_env, tmp_path):
     at.button(key="interp_go").click().run()
     assert not at.exception
     assert any(img.captions and "seed 0 → seed 1" in img.captions[0] for img in at.get("image"))
-    at.text_input(key="export_name").set_value("synthetic-shapes")
+    at.text_input(key="export_name_shapes-finished").set_value("synthetic-shapes")
     at.number_input(key="export_n").set_value(3)
     at.button(key="export_go").click().run()
     assert not at.exception
@@ -253,6 +261,14 @@ def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tm
     skipped = at.dataframe[-1].value
     assert list(skipped["File"]) == ["dogs/broken.png"]
     assert (tmp_path / "data" / "pets" / "cats").is_dir()
+    # the same name again: the page offers its Replace box or a free name, and replaces on request
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("exists already" in e.value and "Replace a set of the same name" in e.value and "pets-2" in e.value
+               for e in at.error)
+    assert "overwrite=True" not in texts(at)
+    at.checkbox(key="import_overwrite").check()
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("Imported 6 images in 2 classes" in s.value for s in at.success)
     # the new set is listed and can be deleted
     at = app("data").run()
     assert any(o.startswith("pets") for o in at.radio(key="data_pick").options)
@@ -286,3 +302,97 @@ def test_generate_accepts_an_uploaded_checkpoint_and_refuses_a_pickle(roots, mon
     next(b for b in at.button if b.label == "Add as a run").click().run()
     assert any("Not added" in e.value and "refused" in e.value for e in at.error)
     assert not marker.exists() and not (tmp_path / "ck" / "evil").exists()
+
+
+def test_data_counts_agree_and_say_the_split(state_env, tmp_path):
+    """12 imported images: the report, the list and the preview all say 11 train + 1 held out
+    (the report said 12 while the preview showed 11)."""
+    state_env("empty")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(12):
+            img = io.BytesIO()
+            Image.new("RGB", (20, 20), (i * 20, 90, 30)).save(img, "PNG")
+            z.writestr(f"{i:02d}.png", img.getvalue())
+    at = app("data").run()
+    at.file_uploader(key="upload_files").set_value(("flat.zip", buf.getvalue(), "application/zip"))
+    at.text_input(key="import_name").set_value("flat")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert any("Imported 12 images unlabelled; nothing skipped: 11 for training, 1 held out" in s.value
+               for s in at.success), [s.value for s in at.success]
+    at = app("data").run()
+    at.radio(key="data_pick").set_value("flat").run()
+    assert not at.exception
+    assert any("**12 images**: 11 for training, 1 held out" in m.value for m in at.markdown)
+    assert [(m.label, m.value) for m in at.metric] == [("Training images", "11")]
+    at.radio(key="data_pick").set_value("shapes").run()
+    assert any("**2,048 training images** · 256 held out" in m.value for m in at.markdown)
+
+
+def test_train_explains_what_does_nothing_here_and_estimates_from_a_past_run(state_env, tmp_path, monkeypatch):
+    """On a machine without CUDA, 'CUDA graph' is greyed with the reason and device=cuda is an
+    error; the 'how long' line comes from a past run of the same networks on this machine."""
+    import torch
+
+    from ui.estimate import HOST
+
+    state_env("empty")
+    root = tmp_path / "past"
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
+    at = app("train").run()
+    assert any("no measured speed" in m.value for m in at.markdown)
+    if not torch.cuda.is_available():
+        assert at.toggle(key="f_cuda_graph").disabled
+        assert any("CUDA graphs need a CUDA GPU" in c.value for c in at.caption)
+        at.selectbox(key="f_device").set_value("cuda").run()
+        assert any("no CUDA GPU" in e.value for e in at.error) and at.button(key="launch").disabled
+        at.selectbox(key="f_device").set_value("auto").run()
+    past = RunDir.create("past", TrainConfig.from_dict(preset_for(at.selectbox(key="f_data").value)), root=root)
+    past.write_status(state="stopped", host=HOST, images_seen=60_000, elapsed_s=300.0)  # 200 images/s
+    at.run()
+    assert any("about 6 min — measured by run **past**" in m.value for m in at.markdown), \
+        [m.value for m in at.markdown if "How long" in m.value]
+
+
+def test_generate_on_an_unconditional_run_offers_class_control_in_one_click(tmp_path, monkeypatch):
+    from gan_core.jobs import manager as jobs
+    from gan_core.training.loop import train
+
+    root = tmp_path / "ck"
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(root))
+    monkeypatch.setenv("GAN_DATA", str(tmp_path / "data"))
+    assert train(RunDir.create("plain", tiny_cfg(conditional=False, steps=4, checkpoint_every=4), root=root)) == "finished"
+    at = app("generate").run()
+    assert not at.exception
+    assert not any(t.label == "Describe it" for t in at.text_input)
+    assert any("To choose a class or describe it in a few words" in c.value for c in at.caption)
+    at.button(key="gen_conditional_start").click().run()
+    started = [r for r in jobs_runs(root) if r != "plain"]
+    try:
+        assert len(started) == 1 and started[0].startswith("shapes-classes")
+        assert RunDir.open(started[0], root).config().conditional
+    finally:
+        for name in started:
+            jobs.stop(name, timeout=30, wait=True, root=root)
+
+
+def jobs_runs(root: Path) -> list[str]:
+    from gan_core.runs.rundir import list_runs
+
+    return [r.name for r in list_runs(root)]
+
+
+def test_train_puts_basic_fields_up_front_and_opens_advanced_on_its_error(state_env):
+    state_env("empty")
+    at = app("train").run()
+    advanced = next(e for e in at.expander if e.label == "Advanced settings")
+    inside = {w.key for w in advanced.number_input} | {w.key for w in advanced.selectbox}
+    assert {"f_data", "f_model", "f_steps", "f_minutes"}.isdisjoint(inside)  # up front
+    assert {"f_width", "f_batch_size", "f_loss"} <= inside
+    assert not advanced.proto.expanded
+    at.number_input(key="f_width").set_value(2).run()  # an advanced field made invalid
+    advanced = next(e for e in at.expander if e.label == "Advanced settings")
+    assert advanced.proto.expanded  # never hidden behind a closed section
+    listed = [e.value for e in at.error if e.value.startswith("In Advanced settings")]
+    assert listed and "Network width" in listed[0], [e.value for e in at.error]
+    assert at.button(key="launch").disabled

@@ -29,6 +29,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("training",),  # the loop
     ("restore",),  # repair images with trained runs
     ("jobs",),  # background processes, queue, trainer child
+    ("experiments",),  # across runs: compare, sweeps (queued as jobs), the HTML report
+    ("auglab",),  # does synthetic data help a classifier? (trains GANs, runs in the background)
+    ("access",),  # who may do what: identities, limits (no torch), ownership-checked actions
     ("cli",),  # every argparse parser
 ]
 FORBIDDEN_IN_ENGINE = ("streamlit", "ui", "pages", "app")

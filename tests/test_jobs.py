@@ -191,6 +191,7 @@ def test_job_outlives_the_launching_process_and_cli(python_exe, tiny, capsys):
     assert launched.returncode == 0, launched.stderr
     assert launched.stdout.splitlines()[-1] == "cli-run"
     run = RunDir.open("cli-run")
+    assert run.read_status()["created_by"].startswith("cli:")  # the CLI is the operator (gan_core.access)
     pid = run.read_status()["launcher_pid"]
     # The launching Python process has exited; the job goes on training.
     wait_for(lambda: len(steps(run)) >= 2, 60, "metrics from the orphaned job")

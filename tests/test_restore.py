@@ -241,3 +241,15 @@ def test_demo_degradation_and_page_helpers(runs, shape_image):
     assert (np.asarray(holed)[masks.mask_from_pil(mask) > 0] == 128).all()
     assert set(R.fitting_runs("inpaint", "prior")) == {"prior", "prior-cond"}
     assert R.fitting_runs("superres", "model") == ["sr"] and R.fitting_runs("inpaint", "model") == ["ip"]
+
+
+def test_fitting_runs_puts_the_matching_most_trained_run_first(tmp_path, monkeypatch):
+    """The restore pages' default: same data set and size first, then the most trained."""
+    monkeypatch.setenv("GAN_CHECKPOINTS", str(tmp_path))
+    for name, data, steps in (("young", "shapes", 800), ("old", "shapes", 6000), ("other", "digits", 9000)):
+        cfg = TrainConfig.from_dict({**TINY, "data": data, "model": "dcgan"})
+        RunDir.create(name, cfg, tmp_path).save_checkpoint(steps, {"G.w": torch.zeros(1)}, {})
+    assert R.fitting_runs("inpaint", "prior", data="shapes", resolution=16) == ["old", "young", "other"]
+    assert R.fitting_runs("inpaint", "prior") == ["other", "old", "young"]
+    assert R.fitting_runs("inpaint", "prior", data="shapes", resolution=32) == ["old", "young", "other"]
+    assert R.young_run_note(800, "prior") and R.young_run_note(R.YOUNG_STEPS, "prior") is None

@@ -70,7 +70,8 @@ def test_inpaint_page_draw_mode_and_no_runs(studio_dirs):
     at.radio(key="ip_mask_mode").set_value("Draw").run()
     assert not at.exception, [e.message for e in at.exception]
     at.radio(key="ip_method").set_value("model").run()
-    assert any("No an inpaint-gan run" in w.value or "inpaint-gan" in w.value for w in at.warning)
+    assert any(w.value.startswith("No inpaint-gan run with a checkpoint yet") for w in at.warning)
+    assert not any("No an " in w.value for w in at.warning)
 
 
 @pytest.mark.parametrize("method,run", [("bicubic", None), ("lanczos", None), ("model", "sr"), ("prior", "prior")])
@@ -84,3 +85,22 @@ def test_superres_page_runs_each_method(runs, method, run):
     assert any("PSNR" in c and "SSIM" in c for c in shown)
     assert at.session_state["sr_result"]["result"].image.size == (32, 32)
     assert at.get("download_button")
+
+
+def test_restore_pages_default_to_a_dedicated_model_and_say_when_the_result_loses(runs):
+    """A dedicated run is the default; a young run is flagged before running; after a run in
+    demo mode the page says plainly whether the result beat the baseline's PSNR."""
+    from gan_core import restore as R
+
+    for page, prefix, baseline in (("5_Inpaint.py", "ip", "biharmonic"), ("6_Super_resolve.py", "sr", "bicubic")):
+        at = open_page(page, prefix)
+        assert at.radio(key=f"{prefix}_method").value == "model"
+        assert any("has trained 20 steps: that is young" in w.value for w in at.warning)
+        run_method(at, prefix, "prior", "prior", steps=3, restarts=2)
+        state = at.session_state[f"{prefix}_result"]
+        original = R.dataset_image("shapes", 0)
+        ours, theirs = R.psnr(original, state["result"].image), R.psnr(original, state["baseline"].image)
+        said = [w.value for w in at.warning if "baseline here" in w.value] + \
+               [s.value for s in at.success if "Better than the baseline" in s.value]
+        assert len(said) == 1 and said[0].startswith("**Worse" if ours < theirs else "Better")
+        assert f"{ours:.1f} dB against {baseline}'s {theirs:.1f} dB" in said[0]

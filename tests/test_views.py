@@ -185,8 +185,11 @@ def test_runs_table_rows_and_checkpoint_choices(tmp_path, monkeypatch):
     assert rows[0]["Run"] == "r1" and rows[0]["Progress"] == 0.25 and rows[0]["Step"] == "25/100"
     assert rows[0]["Latest sample"].startswith("data:image/png;base64,")
     assert "min left" in rows[0]["Note"]
-    labels = [label for label, _ in runs_table.checkpoint_choices(run)]
-    assert labels[0] == "latest (step 20)" and "best (step 20)" in labels and "step 10" in labels
+    choices = runs_table.checkpoint_choices(run)
+    assert choices == [("latest and best (step 20)", "20"), ("step 10", "10")]
+    run.save_checkpoint(30, {"G.w": torch.zeros(2)}, {})
+    choices = runs_table.checkpoint_choices(run)  # each checkpoint once (the latest was listed twice)
+    assert choices == [("latest (step 30)", "30"), ("best (step 20)", "best"), ("step 10", "10")]
 
 
 def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):
@@ -209,3 +212,61 @@ def test_export_synthetic_writes_a_trainable_labelled_set(tmp_path):
     assert len(data) == 6 and data.classes == ["Bag", "T-shirt_top"]
     with pytest.raises(Exception):
         export.export_synthetic(loaded, "synth", 1, root=tmp_path / "data")
+
+
+def test_one_point_charts_have_a_whole_step_axis_and_shares_stay_in_0_1():
+    """One evaluation at step 2,000: the axis shows "2,000" (it read 1,999.5) and precision
+    keeps its [0, 1] scale (it was drawn from -1 to 1)."""
+    evals = {"run": [{"step": 2000, "precision": 0.0, "fid": 30.0}]}
+    fig = charts.chart_figure("precision", [("precision", "precision")], evals, 0.0, "precision")
+    assert list(fig.layout.xaxis.tickvals) == [2000] and list(fig.layout.xaxis.ticktext) == ["2,000"]
+    assert fig.layout.xaxis.range[0] < 2000 < fig.layout.xaxis.range[1]
+    assert fig.layout.yaxis.range[0] <= 0 and 1 <= fig.layout.yaxis.range[1] < 1.1
+    fid = charts.chart_figure("FID", [("fid", "FID")], evals, 0.0, "FID")
+    assert fid.layout.yaxis.range is None  # unbounded: Plotly's own range
+    two = charts.chart_figure("precision", [("precision", "precision")],
+                       {"run": [{"step": 2000, "precision": 0.1}, {"step": 4000, "precision": 0.3}]}, 0.0)
+    assert two.layout.xaxis.tickvals is None
+
+
+def test_precision_and_recall_both_zero_is_a_health_warning():
+    records = [rec(i * 10) for i in range(20)]
+    assert health.health_warnings(records, "hinge") == []
+    zero = {"kind": "eval", "step": 2000, "precision": 0.0, "recall": 0.0, "fid": 90.0}
+    warnings = health.health_warnings(records + [zero], "hinge")
+    assert [w.title for w in warnings] == ["No sample resembles the real images yet (precision and recall are 0)"]
+    assert "step 2,000" in warnings[0].text
+    later = {"kind": "eval", "step": 4000, "precision": 0.2, "recall": 0.0}
+    assert health.health_warnings(records + [zero, later], "hinge") == []  # only the latest scores count
+
+
+def test_estimates_come_from_this_machines_measured_speed(tmp_path):
+    """The Train page's "how long" uses a past run of the same networks on this machine; the
+    Monitor ETA uses the run's own average speed and counts down between status writes."""
+    from gan_core.config import preset_for
+    from ui import estimate
+
+    cfg = TrainConfig.from_dict(preset_for("fashion-mnist"))  # batch 64, 1,000 steps
+    assert estimate.measured_speed(cfg, []) is None
+    assert "no measured speed" in estimate.estimate_text(cfg, None)
+    other_batch = RunDir.create("other-batch", cfg.replace(batch_size=32), root=tmp_path)
+    other_batch.write_status(state="stopped", host=estimate.HOST, images_seen=30_000, elapsed_s=300.0)
+    elsewhere = RunDir.create("elsewhere", cfg, root=tmp_path)
+    elsewhere.write_status(state="stopped", host="another-machine", images_seen=90_000, elapsed_s=100.0)
+    speed = estimate.measured_speed(cfg, [elsewhere, other_batch])
+    assert (speed.run, speed.exact, speed.images_per_s) == ("other-batch", False, 100.0)
+    same = RunDir.create("same", cfg, root=tmp_path)
+    same.write_status(state="finished", host=estimate.HOST, images_seen=60_000, elapsed_s=300.0)
+    speed = estimate.measured_speed(cfg, [other_batch, same])
+    assert (speed.run, speed.exact, speed.images_per_s) == ("same", True, 200.0)
+    text = estimate.estimate_text(cfg, speed, busy=1)
+    assert text.startswith("**How long:** 1,000 steps, about 6 min — measured by run **same**")  # 320 s
+    assert "1 other run is training now" in text
+    assert "10 min, about 1,875 steps" in estimate.estimate_text(cfg.replace(minutes=10.0), speed)
+    assert estimate.measured_speed(cfg.replace(width=64), [same]) is None  # other networks: no guess
+
+    now = 1_000_000.0
+    status = {"step": 250, "total_steps": 1000, "images_seen": 16_000, "elapsed_s": 80.0, "updated": now - 5}
+    assert estimate.eta_seconds(status, cfg, now) == 750 * 64 / 200 - 5
+    assert estimate.eta_seconds({**status, "images_seen": 0}, cfg, now) is None
+    assert estimate.eta_seconds(status, cfg.replace(minutes=2.0), now) == 120 - 80 - 5

@@ -4,7 +4,25 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gan_core.runs.readout import CHARTS, d_output_axis  # noqa: F401 - Monitor reads them from here
 from ui.health import DiversityTrend
+
+# Shown only for runs that log it (--augment ada): the augmentation strength p over time.
+ADA_CHART = ("ADA augmentation p", [("ada_p", "p")], "probability of each transform")
+# Shown only for translation runs: their own terms (pix2pix: L1; CycleGAN: cycle and identity) beside G's
+# adversarial ones.
+TRANSLATION_CHART = ("Translation terms", [("g_adv", "adversarial (G)"), ("l1", "L1 to target"),
+                                           ("g_adv_ab", "adversarial A→B"), ("g_adv_ba", "adversarial B→A"),
+                                           ("cycle_a", "cycle A→B→A"), ("cycle_b", "cycle B→A→B"),
+                                           ("identity_a", "identity A"), ("identity_b", "identity B")], "loss")
+
+
+def charts_for(runs: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[tuple[str, str]], str]]:
+    """Monitor's chart groups for these runs: the common ones, plus ADA's p and a translation run's
+    own terms when logged."""
+    logged = {k for records in runs.values() for r in records for k in r}
+    extra = [chart for chart in (ADA_CHART, TRANSLATION_CHART) if any(k in logged for k, _ in chart[1])]
+    return CHARTS + extra
 
 
 def series(records: list[dict[str, Any]], key: str) -> tuple[list[int], list[float]]:
@@ -34,21 +52,11 @@ def ema_smooth(values: list[float], weight: float) -> list[float]:
     return out
 
 
-# Chart groups for Monitor: (title, [(key, label)], y-axis title)
-CHARTS: list[tuple[str, list[tuple[str, str]], str]] = [
-    ("Losses", [("loss_d", "loss D"), ("loss_g", "loss G")], "loss"),
-    ("D(x) and D(G(z))", [("d_real", "D(x) real"), ("d_fake", "D(G(z)) fake")], "D's output as a probability"),
-    ("D's accuracy", [("acc_real", "on real"), ("acc_fake", "on fake")], "share judged right"),
-    ("Gradient norms", [("grad_norm_d", "‖∇D‖"), ("grad_norm_g", "‖∇G‖")], "L2 norm"),
-    ("Speed", [("images_per_s", "images/s")], "images per second"),
-    # translation runs' own terms (pix2pix: L1; CycleGAN: cycle and identity), beside G's adversarial ones
-    ("Translation terms", [("g_adv", "adversarial (G)"), ("l1", "L1 to target"), ("g_adv_ab", "adversarial A→B"),
-                           ("g_adv_ba", "adversarial B→A"), ("cycle_a", "cycle A→B→A"), ("cycle_b", "cycle B→A→B"),
-                           ("identity_a", "identity A"), ("identity_b", "identity B")], "loss"),
-]
 EVAL_KEYS = [("fid", "FID (lower is better)"), ("kid_mean", "KID (lower is better)"),
              ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"),
              ("class_accuracy", "class accuracy")]
+# Shares in [0, 1]: their charts keep that axis, so one point is not drawn on a -1..1 scale.
+BOUNDED_KEYS = {"precision", "recall", "coverage", "class_accuracy", "acc_real", "acc_fake"}
 PALETTE = ["#4F46E5", "#F97316", "#10B981", "#E11D48", "#0EA5E9", "#A855F7", "#EAB308", "#64748B"]
 
 
@@ -104,6 +112,13 @@ def chart_figure(title: str, keys: list[tuple[str, str]], runs: dict[str, list[d
                                line=dict(color=colour, width=2), marker=dict(size=4), name=name))
     layout = dict(CHART_LAYOUT, title=dict(text=title, font=dict(size=15)), height=height,
                   yaxis=dict(CHART_LAYOUT["yaxis"], title=dict(text=y_title)))
+    if keys and all(key in BOUNDED_KEYS for key, _ in keys):
+        layout["yaxis"]["range"] = [-0.03, 1.03]
+    steps = sorted({x for t in traces for x in t["x"]})
+    if len(steps) == 1:  # Plotly pads one point by +-0.5: a step axis reading "1,999.5"
+        only = steps[0]
+        layout["xaxis"] = dict(CHART_LAYOUT["xaxis"], tickmode="array", tickvals=[only], ticktext=[f"{only:,}"],
+                               range=[only - max(1, only * 0.05), only + max(1, only * 0.05)])
     if reference is not None:
         layout["shapes"] = [dict(type="line", xref="paper", x0=0, x1=1, y0=reference, y1=reference,
                                  line=dict(color="#94A3B8", dash="dash", width=1))]
@@ -117,15 +132,6 @@ def variety_figure(trend: "DiversityTrend"):
     return chart_figure("Sample variety (mean pairwise distance of the grid)", [("variety", "variety")],
                         {"grid": [{"step": s, "variety": v} for s, v in zip(trend.steps, trend.values)]},
                         y_title="distance", height=260)
-
-
-def d_output_axis(loss: str) -> tuple[str, float | None, str]:
-    """How to read the D(x)/D(G(z)) chart for a loss: (y title, reference line, its label)."""
-    if loss in ("minimax", "nonsaturating"):
-        return "D's output as a probability", 0.5, "0.5: G fools D"
-    if loss == "lsgan":
-        return "D's mean score (target: real 1, fake 0)", 0.5, "0.5: undecided"
-    return "D's mean raw score (real > 0 > fake)", 0.0, "0: undecided"
 
 
 def point_count(runs: dict[str, list[dict[str, Any]]]) -> int:

@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from gan_core.access import Identity  # noqa: E402
 from gan_core.data.importer import data_root  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError, checkpoints_root, list_runs  # noqa: E402
+from ui import auth  # noqa: E402
 from ui.status import state_badge  # noqa: E402
 
 PAGES = {
@@ -25,6 +27,8 @@ PAGES = {
     "train": "pages/3_Train.py",
     "monitor": "pages/4_Monitor.py",
     "generate": "pages/7_Generate.py",
+    "compare": "pages/8_Compare.py",
+    "augment": "pages/9_Augment.py",
     "translate": "pages/10_Translate.py",
 }
 
@@ -66,8 +70,9 @@ def _leave_pages_folder_mode() -> None:
         st.rerun()
 
 
-def page_setup(title: str | None = None) -> None:
-    """Page config (wide layout), the theme's small CSS touches and the sidebar footer."""
+def page_setup(title: str | None = None) -> Identity:
+    """Page config (wide layout), the theme's small CSS touches, the sign-in gate and the
+    sidebar footer. Returns who the visitor is (the page stops here until someone is)."""
     _leave_pages_folder_mode()
     try:
         st.set_page_config(page_title=f"{title} · GAN Studio" if title else "GAN Studio",
@@ -75,10 +80,15 @@ def page_setup(title: str | None = None) -> None:
     except st.errors.StreamlitAPIException:
         pass
     st.markdown(_CSS, unsafe_allow_html=True)
+    identity = auth.visitor()
     with st.sidebar:
+        auth.sidebar(identity)
+        if not identity.operator:  # server paths are the operator's business
+            return identity
         st.caption(f"Runs in `{_short(checkpoints_root())}`  \nData sets in `{_short(data_root())}`",
                    help=f"GAN_CHECKPOINTS = {checkpoints_root()}  \nGAN_DATA = {data_root()}  \n"
                         "The same folders the command line uses.")
+    return identity
 
 
 def _short(path: Path, limit: int = 28) -> str:

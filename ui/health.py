@@ -63,7 +63,7 @@ def health_warnings(records: list[dict[str, Any]], loss: str = "minimax", *, win
                     error: str | None = None) -> list[Health]:
     """Plain-language warnings from the training records (and the sample grids' diversity)."""
     out: list[Health] = []
-    train, _ = split_records(records)
+    train, evals = split_records(records)
     if state == "diverged":
         out.append(Health("error", "Training diverged",
                           (error or "losses became NaN or infinite") +
@@ -87,6 +87,13 @@ def health_warnings(records: list[dict[str, Any]], loss: str = "minimax", *, win
             out.append(Health("warning", "D has stopped learning",
                               "The discriminator gets real and fake images wrong most of the time. "
                               "Raise lr_d or d_steps."))
+    scored = [r for r in evals if isinstance(r.get("precision"), (int, float)) and isinstance(r.get("recall"), (int, float))]
+    if scored and scored[-1]["precision"] == 0 and scored[-1]["recall"] == 0:
+        out.append(Health("warning", "No sample resembles the real images yet (precision and recall are 0)",
+                          f"At step {scored[-1].get('step', 0):,} none of the generated images fell among the real "
+                          "images' nearest neighbours, and no real image among the generated ones. Early in a "
+                          "run this is expected; if it stays at 0, look at the sample grid: the generator may "
+                          "be stuck (try the studio preset's hinge loss and spectral norm, or train longer)."))
     if diversity is not None and diversity.collapsed:
         out.append(Health("warning", "Samples are losing variety (mode collapse?)",
                           f"The latest sample grid (step {diversity.latest_step}) is only "

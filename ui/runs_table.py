@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 from pathlib import Path
@@ -11,7 +12,8 @@ from PIL import Image
 
 from gan_core.jobs.manager import log_tail
 from gan_core.runs.rundir import RunDir, RunError
-from ui.status import age_text, eta_text, is_active, progress_of, run_state, state_badge
+from ui.estimate import eta_seconds
+from ui.status import age_text, eta_text, progress_of, run_state, state_badge
 
 
 def thumbnail_data_url(path: Path | None, width: int = 160, max_rows: int | None = None,
@@ -19,6 +21,16 @@ def thumbnail_data_url(path: Path | None, width: int = 160, max_rows: int | None
     """A small PNG data: URL of a sample grid (optionally only its first rows)."""
     if path is None:
         return None
+    try:
+        mtime = Path(path).stat().st_mtime_ns
+    except OSError:
+        return None
+    return _thumbnail(str(path), mtime, width, max_rows, tile)
+
+
+@functools.lru_cache(maxsize=256)
+def _thumbnail(path: str, mtime_ns: int, width: int, max_rows: int | None, tile: int | None) -> str | None:
+    """Encoded once per grid file version: Home redraws its table every few seconds."""
     try:
         with Image.open(path) as im:
             im = im.convert("RGB")
@@ -56,7 +68,8 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "resolution": cfg.resolution if cfg else None,
         "images_per_s": status.get("images_per_s"),
         "elapsed_s": status.get("elapsed_s"),
-        "eta": eta_text(status.get("eta_s")) if is_active(state) else "",
+        # from the run's measured speed, counted down between status writes (ui.estimate)
+        "eta": eta_text(_first_known(eta_seconds(status, cfg), status.get("eta_s"))) if state == "running" else "",
         "created": status.get("created"),
         "error": status.get("error"),
         "latest_sample": latest[1] if latest else None,
@@ -64,6 +77,10 @@ def run_summary(run: RunDir) -> dict[str, Any]:
         "checkpoints": len(run.checkpoints()),
     }
     return row
+
+
+def _first_known(*values):
+    return next((v for v in values if v is not None), None)
 
 
 def runs_table_rows(runs: list[RunDir], thumbnails: bool = True) -> list[dict[str, Any]]:
@@ -94,16 +111,21 @@ def runs_table_rows(runs: list[RunDir], thumbnails: bool = True) -> list[dict[st
 
 
 def checkpoint_choices(run: RunDir) -> list[tuple[str, str]]:
-    """(label, value for ``load_generator``'s ``checkpoint``): latest first, best if marked."""
+    """(label, value for ``load_generator``'s ``checkpoint``): latest first, best if marked,
+    then the older steps; every checkpoint once (the latest was listed twice, issue #16)."""
     found = run.checkpoints()
     if not found:
         return []
     out = [(f"latest (step {found[-1].step:,})", str(found[-1].step))]
     best = run.best_checkpoint()
-    if best is not None:
+    if best is not None and best.step != found[-1].step:
         out.append((f"best (step {best.step:,})", "best"))
+    elif best is not None:
+        out[0] = (f"latest and best (step {best.step:,})", str(best.step))
+    shown = {found[-1].step, best.step if best is not None else None}
     for c in reversed(found):
-        out.append((f"step {c.step:,}", str(c.step)))
+        if c.step not in shown:
+            out.append((f"step {c.step:,}", str(c.step)))
     return out
 
 

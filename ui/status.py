@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.jobs.manager import run_state as jobs_state
+from gan_core.runs.readout import duration_text  # noqa: F401 - the pages' times in words in one place
 from gan_core.runs.rundir import RunDir
 from gan_core.runs.states import RunState
 
@@ -46,6 +47,34 @@ def run_state(run: RunDir) -> str:
         return str(run.read_status().get("state", "unknown"))
 
 
+# Monitor's buttons: what each does, and (control_help) what its tooltip says in every state,
+# a greyed button saying why in this state; which states allow it is RunState's call.
+_DOES = {"stop": "Finish the current step, write a checkpoint, then stop. Resume later.",
+         "resume": "Continue from the newest checkpoint in the background.",
+         "cancel": "Take this queued run off the queue before it starts."}
+
+
+def control_help(action: str, state: str) -> str:
+    """The tooltip of Monitor's ``action`` button for a run in ``state``."""
+    if RunState.permits(state, action):
+        return _DOES[action]
+    if action == "stop":
+        return {"queued": "Not started yet: Cancel takes it off the queue.",
+                "created": "Not queued yet: nothing is running.",
+                "stopping": "Already stopping: it writes a checkpoint and ends after this step."}.get(
+            state, f"Nothing to stop: the run is {state}.")
+    if action == "resume":
+        if state == "finished":
+            return "Nothing to resume: the run finished its budget. Start a new run (Train: 'start from') to go on."
+        if state == "imported":
+            return "An imported checkpoint has no training to resume: fine-tune it from Train ('start from')."
+        return f"The run is {state}: Resume is for a stopped, crashed, failed or cancelled run."
+    if state in ("running", "stopping"):
+        return f"The run is {state}: Cancel only takes a queued run off the queue. Use Stop (it keeps a checkpoint)."
+    return (f"Nothing to cancel: the run is {state}, not queued. Its checkpoints stay; "
+            + ("Resume continues it." if RunState.permits(state, "resume") else "Generate uses them."))
+
+
 def is_active(state: str) -> bool:
     """Not over yet (waiting to start, or training): the page keeps refreshing."""
     known = RunState.of(state)
@@ -69,17 +98,6 @@ def eta_text(seconds: float | None) -> str:
         return f"about {round(seconds / 60)} min left"
     hours, minutes = divmod(round(seconds / 60), 60)
     return f"about {hours} h {minutes:02d} min left"
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {(seconds % 3600) // 60:02d}m"
 
 
 def age_text(timestamp: float | None, now: float | None = None) -> str:

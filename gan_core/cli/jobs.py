@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from gan_core.access.identity import cli_identity
 from gan_core.cli.train import add_train_arguments, config_from_args
 from gan_core.config import ConfigError
 from gan_core.jobs.manager import (
@@ -39,7 +40,8 @@ def cli_launch(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         cfg, name = config_from_args(args)
-        run = launch(cfg, name, nproc=args.nproc, nnodes=args.nnodes, rdzv_endpoint=args.rdzv_endpoint)
+        run = launch(cfg, name, nproc=args.nproc, nnodes=args.nnodes, rdzv_endpoint=args.rdzv_endpoint,
+                     created_by=cli_identity().id)  # the CLI is the operator
         state = run_state(run)
     except (ConfigError, RunError) as exc:
         return _fail(str(exc))

@@ -7,8 +7,10 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
+from gan_core.cli.auglab import cli_augment_lab
 from gan_core.cli.data import data_cli
 from gan_core.cli.eval import cli_eval
+from gan_core.cli.experiments import cli_compare, cli_report, cli_sweep
 from gan_core.cli.jobs import (
     cli_cancel,
     cli_launch,
@@ -37,8 +39,12 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "logs": (cli_logs, "print (or --follow) a run's log"),
     "scheduler": (cli_scheduler, "start queued jobs when slots free up"),
     "eval": (cli_eval, "FID, KID, precision/recall of a run's checkpoint"),
+    "sweep": (cli_sweep, "queue one run per combination of 1-2 settings x seeds"),
+    "compare": (cli_compare, "settings that differ between runs, quality and cost"),
+    "report": (cli_report, "one self-contained HTML report of runs"),
     "inpaint": (cli_inpaint, "fill masked holes in images"),
     "superres": (cli_superres, "raise the resolution of images"),
+    "augment-lab": (cli_augment_lab, "does GAN data help a classifier? K real/class vs + synthetic"),
     "translate": (cli_translate, "translate images with a pix2pix or CycleGAN run"),
 }
 
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print("usage: python -m gan_core <command> [--help]\n\ncommands:")
         for name, (_, text) in COMMANDS.items():
-            print(f"  {name:<10} {text}")
+            print(f"  {name:<11} {text}")
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command in COMMANDS:

@@ -18,7 +18,8 @@ def cmd_sample(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--class", dest="class_", help="class index or name (conditional runs), e.g. 7 or sneaker")
     parser.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
-    parser.add_argument("--truncation", type=float, default=None, help="truncate z to [-T, T] (e.g. 0.7 for cleaner, less varied images)")
+    parser.add_argument("--truncation", type=float, default=None, help="truncate z to [-T, T] (e.g. 0.7 for cleaner, less varied images); "
+                        "stylegan2: psi from 0 (the mean image) to 1 (none), pulling w toward its average")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

@@ -17,8 +17,10 @@ NORMS = ("batch", "none")
 # conditional: per-class batch norm (run types with ``class_norm``); plain batch norm in an unconditional run
 G_NORMS = ("batch", "conditional", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-AUGMENTS = ("color", "translation", "cutout")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# DiffAugment policies, or "ada" alone: adaptive discriminator augmentation (runtypes.ada)
+AUGMENTS = ("color", "translation", "cutout", "ada")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]{0,63}$")  # '=': sweep runs, e.g. s1-lr_d=2e-4-s0
+MAX_TAGS = 8
 
 
 class ConfigError(ValueError):
@@ -106,9 +108,15 @@ def _rules(v: dict[str, Any], bad: set[str], flags: list[str]) -> list[tuple[str
         out.append(("d_norm", "wgan-gp's gradient penalty is per sample: use d_norm 'none' with it"))
     if v["init_from"] and not NAME_PATTERN.match(v["init_from"]):
         out.append(("init_from", "must be the name of an existing run"))
+    if len(v["tags"]) > MAX_TAGS or any(not NAME_PATTERN.match(t) for t in v["tags"]):
+        out.append(("tags", f"at most {MAX_TAGS} tags of 1-64 letters, digits, '.', '_', '=' or '-'; got {v['tags']!r}"))
+    if "ada" in v["augment"] and len(v["augment"]) > 1:
+        out.append(("augment", "'ada' is its own pipeline: use it alone, or DiffAugment's color,translation,cutout"))
     if "model" in bad:
         return out
     run_type = registry.get(v["model"])
+    if "ada" in v["augment"] and run_type.kind != "image":
+        out.append(("augment", f"'ada' is for image GANs ({', '.join(registry.of_kind('image'))}), not {run_type.name}"))
     sizes = run_type.resolutions
     if sizes and v["resolution"] not in sizes:
         out.append(("resolution", f"must be a power of two from {min(sizes)} to {max(sizes)} for {run_type.name}, "

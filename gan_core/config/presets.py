@@ -1,4 +1,5 @@
-"""Named starting points for a run: the classic DCGAN yardstick and the studio's recipe per data set."""
+"""Named starting points for a run: the classic DCGAN yardstick, the studio's recipe per data set
+and StyleGAN2 + ADA for colour sets and folders."""
 from __future__ import annotations
 
 from typing import Any
@@ -27,8 +28,25 @@ STUDIO = dict(
     eval_every=2000, eval_samples=2000,  # FID & co. in the run (about 15-30 s each on 2 CPU cores)
 )
 
-# Translation: both papers' optimiser and loss (pix2pix cross-entropy, CycleGAN least squares: ``loss`` names
-# the maths the run type uses, for Monitor's D(x) axis; it is not a knob there) (Adam 2e-4, betas 0.5/0.999), no EMA, no in-run FID.
+# Colour images at 64 px, small sets, folders: StyleGAN2 with ADA (issue 18). Values follow
+# stylegan2-ada's 'auto' config for 64 px (batch 32, lr 0.0025, Adam betas (0, 0.99),
+# 2 mapping layers, R1 gamma 0.0002 * 64^2 / 32 ~ 0.025 every 16 steps, EMA half-life ~10k
+# images) except the widths: width 64 (64 channels up to 16 px, 32 at 32 px, 16 at 64 px;
+# G 0.34M, D 0.30M parameters) because on this 2-core CPU, one thread, width 64 trained
+# 69 images/s against 21 at width 128 (scratch measurement, channels_last, idle core), and
+# a 10-minute run must see tens of thousands of images. ADA's p may travel 0 -> 1 in 100k
+# images (the paper's 500k is more than a 10-minute CPU run sees).
+STYLEGAN2 = dict(
+    model="stylegan2", width=64, z_dim=128, g_norm="none", d_norm="none", loss="nonsaturating",
+    spectral_norm=False, conditional=True, lr_g=0.0025, lr_d=0.0025, beta1=0.0, beta2=0.99,
+    batch_size=32, ema=True, ema_decay=0.998, r1_gamma=0.025, r1_every=16, augment=["ada"],
+    ada_target=0.6, ada_kimg=100.0, mapping_layers=2, style_mixing=0.9, resolution=64, channels=3,
+    eval_every=2000, eval_samples=2000,
+)
+
+# Translation: both papers' optimiser (Adam 2e-4, betas 0.5/0.999) and loss (pix2pix cross-entropy,
+# CycleGAN least squares: ``loss`` names the maths the run type uses, for Monitor's D(x) axis; it
+# is not a knob there), no EMA, no in-run FID.
 # Widths and batch from steps measured on the 2-core CPU (PORTING.md, bench/translate_step.py,
 # one thread, 32 px grey): pix2pix G32/D32 78 ms per step of 16 (G64: 330 ms); CycleGAN
 # G16/D32 with 4 residual blocks 282 ms per 16 (G32: 691 ms), six generator passes a step,
@@ -50,6 +68,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "shapes": dict(STUDIO, data="shapes", resolution=32, channels=3),
     "cifar10": dict(STUDIO, data="cifar10", resolution=32, channels=3, width=64),
     "classic": dict(CLASSIC, data="fashion-mnist", resolution=32, channels=1),
+    "emoji": dict(STYLEGAN2, data="emoji"),
+    # The folder recipe before issue 18 (DCGAN + DiffAugment), kept as the benchmark's yardstick.
+    "dcgan-folder": dict(STUDIO, data="emoji", resolution=64, channels=3, augment=["color", "translation", "cutout"]),
     # Video: per-class batch norm in G held class and identity far better (bench/results/video.md).
     "moving-fashion": dict(STUDIO, data="moving-fashion", model="dvdgan", resolution=32, channels=1, frames=8,
                            batch_size=16, eval_every=0, g_norm="conditional"),
@@ -62,7 +83,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_for(data: str, model: str | None = None) -> dict[str, Any]:
-    """The default values for a data set: its preset, or the studio recipe for folders. For a
+    """The default values for a data set: its preset, or for folders and imported sets the
+    StyleGAN2 + ADA recipe at 64 px (the sets people bring are colour and small). For a
     translation ``model``: that model's recipe at the set's size (its own preset when it has one)."""
     if model in TRANSLATION:
         own = f"{model}-{data.split('-')[0]}"
@@ -71,5 +93,5 @@ def preset_for(data: str, model: str | None = None) -> dict[str, Any]:
         size = PRESETS.get(data, dict(resolution=32, channels=3))
         return dict(TRANSLATION[model], data=data, resolution=size["resolution"], channels=size["channels"],
                     preset="custom")
-    base = PRESETS.get(data, dict(STUDIO, data=data, resolution=32, channels=3, augment=["color", "translation", "cutout"]))
+    base = PRESETS.get(data, dict(STYLEGAN2, data=data))
     return dict(base, preset=data if data in PRESETS else "custom")

@@ -38,9 +38,10 @@ __all__ = ["AUGMENTS", "DEVICES", "G_NORMS", "LOSSES", "NAME_PATTERN", "NORMS", 
 class TrainConfig:
     # data
     data: str = spec("fashion-mnist", "Data set", "The images to learn from: fashion-mnist (default), mnist, cifar10, "
-                     "digits, shapes, an imported set's name, or a folder/.zip (data).", "Data", basic=True, form="data")
+                     "digits, shapes, emoji, an imported set's name, or a folder/.zip (data).", "Data", basic=True, form="data")
     resolution: int = spec(32, "Image size (px)", "Image size in pixels the GAN learns; a power of two from 16 to 128 "
-                           "for the convolutional models (resolution).", "Data", form="select", options=(16, 32, 64, 128))
+                           "for the convolutional models, to 256 for stylegan2 (resolution).", "Data", form="select",
+                           options=(16, 32, 64, 128, 256))
     channels: int = spec(1, "Colour channels", "1 = greyscale, 3 = RGB; colour sets can be learned in grey and vice "
                          "versa (channels).", "Data", low=1, high=3, form="select",
                          options=(1, 3))
@@ -62,6 +63,10 @@ class TrainConfig:
                       choices=(2, 4), specific=True)
     frames: int = spec(8, "Frames per clip", "Frames per clip of a video run (frames).", "Model", low=4, high=32,
                        specific=True)
+    mapping_layers: int = spec(2, "Mapping layers", "Fully connected layers from z to the style vector w of a "
+                               "stylegan2 run (mapping_layers).", "Model", low=1, high=8, specific=True)
+    style_mixing: float = spec(0.9, "Style mixing share", "Share of a stylegan2 run's training batches that mix two "
+                               "latents, 0 = off (style_mixing).", "Model", low=0.0, high=1.0, specific=True)
     paired_transform: str = spec("edges", "Input made from each image", "How pix2pix makes its input from each "
                                  "image of the set: edges (an outline drawing, so you can draw one), grey "
                                  "(colourisation, RGB sets), lowres (4x blurred) or masked (a grey square hole); "
@@ -76,6 +81,8 @@ class TrainConfig:
                      "minimax | nonsaturating | lsgan | hinge | wgan-gp (loss).", "Loss", choices=LOSSES)
     r1_gamma: float = spec(0.0, "R1 penalty weight", "Gradient penalty on reals, 0 = off (r1_gamma).", "Loss",
                            low=0.0, high=1e4)
+    r1_every: int = spec(1, "R1 penalty every (steps)", "Lazy R1: apply the penalty every N steps as its own "
+                         "update, weighted xN; StyleGAN2 uses 16 (r1_every).", "Loss", low=1, high=1000)
     gp_weight: float = spec(10.0, "WGAN-GP penalty weight", "Weight of the WGAN-GP gradient penalty (gp_weight).",
                             "Loss", low=0.0, high=1e4)
     d_steps: int = spec(1, "Discriminator steps per generator step", "Discriminator updates per generator update, "
@@ -104,8 +111,14 @@ class TrainConfig:
                      "Optimiser")
     ema_decay: float = spec(0.999, "Weight average decay", "EMA decay per step (ema_decay).", "Optimiser", low=0.0,
                             high=1.0, high_open=True)
-    augment: list[str] = spec([], "DiffAugment", "DiffAugment policies, comma-separated: color,translation,cutout "
-                              "(augment).", "Optimiser", choices=AUGMENTS, form="multiselect")
+    augment: list[str] = spec([], "Augmentation", "DiffAugment policies, comma-separated: color,translation,cutout; "
+                              "or ada (adaptive, alone; image GANs) (augment).", "Optimiser", choices=AUGMENTS,
+                              form="multiselect")
+    ada_target: float = spec(0.6, "ADA target", "With augment ada: the target of r_t = E[sign D(real)]; above it "
+                             "the augmentation probability p rises (ada_target).", "Optimiser", low=0.0, high=1.0,
+                             low_open=True, high_open=True)
+    ada_kimg: float = spec(100.0, "ADA speed (thousand images)", "With augment ada: thousands of images for p to go "
+                           "from 0 to 1 (ada_kimg).", "Optimiser", low=0.0, high=1e6, low_open=True)
     # schedule
     steps: int = spec(1000, "Training steps", "Generator steps to train; ignored when a minutes budget is set (steps).",
                       "Schedule", basic=True, low=1, high=100_000_000)
@@ -137,6 +150,8 @@ class TrainConfig:
     # provenance
     init_from: str = spec("", "Fine-tune from", "Start G and D from this run's weights (init_from).", "Provenance")
     preset: str = spec("", "Preset", f"Start from a named preset: {', '.join(PRESETS)} (preset).", "Provenance")
+    tags: list[str] = spec([], "Tags", "Labels for this run, comma-separated; Compare filters by them and a sweep "
+                           "adds its name (tags).", "Provenance")
 
     # ---- validation -------------------------------------------------------------
     def validate(self) -> "TrainConfig":

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gan_core.data.emoji import APT_PACKAGES, EMOJI_GROUPS, EMOJI_TEST_PATH, FONT_PATH, missing_sources
 from gan_core.data.images import (
     CIFAR10_CLASSES,
     DIGIT_CLASSES,
@@ -13,6 +14,7 @@ from gan_core.data.images import (
     DatasetInfo,
     _idx_file,
     clear_cache,
+    emoji_cache_dir,
     fashion_dirs,
     find_fashion,
 )
@@ -28,9 +30,28 @@ from gan_core.data.importer import (
 from gan_core.data.shapes import SHAPE_CLASSES
 
 _BUILTIN_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": DIGIT_CLASSES,
-                    "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES}
+                    "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES,
+                    "emoji": EMOJI_GROUPS}
 _BUILTIN_COUNT = {"fashion-mnist": 60000, "mnist": 60000, "cifar10": 50000,
-                  "digits": 1438, "shapes": SHAPES_COUNT["train"]}  # train split sizes
+                  "digits": 1438, "shapes": SHAPES_COUNT["train"], "emoji": 1683}  # train split sizes
+_BUILTIN_HELD_OUT = {"fashion-mnist": 10000, "mnist": 10000, "cifar10": 10000,
+                     "digits": 359, "shapes": SHAPES_COUNT["test"], "emoji": 187}  # test split sizes
+
+
+def split_sizes(info: DatasetInfo) -> tuple[int, int] | None:
+    """(training, held-out) image counts, by the split rules of ``gan_core.data.images``, so
+    every page says the same numbers: a built-in's ``count`` is its training split, an
+    imported set's is every image in it (every 10th held out; under 10, both use all)."""
+    if not info.count:
+        return None
+    if info.kind == "builtin":
+        return info.count, _BUILTIN_HELD_OUT.get(info.name, 0)
+    return folder_split_sizes(info.count)
+
+
+def folder_split_sizes(total: int) -> tuple[int, int]:
+    """(training, held-out) counts of a folder or zip of ``total`` images (``images._load_folder``)."""
+    return (total, total) if total < 10 else (total - total // 10, total // 10)
 
 
 def describe_requirements(name: str) -> str:
@@ -50,6 +71,9 @@ def describe_requirements(name: str) -> str:
         return "nothing: bundled with scikit-learn"
     if name == "shapes":
         return "nothing: generated on the fly"
+    if name == "emoji":
+        return (f"{FONT_PATH} and {EMOJI_TEST_PATH} (apt packages "
+                f"{' and '.join(APT_PACKAGES)}); rendered once into {emoji_cache_dir()}")
     if NAME_PATTERN.match(name) and (root / name).is_dir():
         return f"an imported set: images (optionally in class subfolders) in {root / name}"
     return f"a folder or .zip of images at {name} (or an imported set named so in {root})"
@@ -63,6 +87,8 @@ def _builtin_available(name: str) -> bool:
         return _idx_file(root / "MNIST" / "raw", "train-images-idx3-ubyte") is not None
     if name == "cifar10":
         return (root / "cifar-10-batches-py" / "data_batch_1").is_file()
+    if name == "emoji":
+        return not missing_sources()
     return True
 
 

@@ -4,13 +4,15 @@
 square (shorter side resized with an antialiased filter, then centre-cropped), with
 ``C`` = 1 (luminance, ITU-R 601 weights) or 3 (RGB; grey repeated).
 
-``name`` is, in this order: a built-in (``BUILTIN_DATASETS``), an imported set (a
+``name`` is, in this order: a K-per-class subset manifest (a path ending in
+``.subset.json``, see ``gan_core.data.subsets``), a built-in (``BUILTIN_DATASETS``), an imported set (a
 folder ``data_root()/NAME/``), or a path to a folder or ``.zip`` of images. Folder and
 zip layout rules (class subfolders, mixed layouts, transparency, 16-bit) are those of
 ``data.importer``; read its docstring.
 
 Splits: fashion-mnist/mnist use the t10k files for "test", cifar10 its test batch,
-digits every 5th image (80/20), shapes a different random stream; folders, zips and
+digits every 5th image (80/20), shapes a different random stream, emoji every 10th emoji
+(``data.emoji``: its rendering and caching choices); folders, zips and
 imported sets hold out every 10th file in sorted order (all files for both splits when
 there are fewer than 10). ``seed`` only affects ``shapes``.
 
@@ -33,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gan_core.data.emoji import EMOJI_GROUPS, MAX_RESOLUTION, EmojiUnavailable, render_all, split_indices
 from gan_core.data.importer import (
     BUILTIN_DATASETS,
     NAME_PATTERN,
@@ -47,6 +50,7 @@ from gan_core.data.importer import (
     open_source,
 )
 from gan_core.data.shapes import SHAPE_CLASSES, make_shapes
+from gan_core.data.subsets import SubsetError, check_against_source, is_subset_spec, read_manifest
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -93,7 +97,27 @@ def load_dataset(name: str, resolution: int, channels: int, split: str = "train"
                  seed: int = 0, limit: int | None = None) -> ImageSet:
     """Load a data set as an ``ImageSet`` (cached; see the module docstring)."""
     _check_args(resolution, channels, split, limit)
+    if is_subset_spec(name):
+        return _load_subset(name, resolution, channels, split, limit)
     return _load_cached(name, resolution, channels, split, seed, limit, _cache_key(name))
+
+
+def _load_subset(path: str, resolution, channels, split, limit) -> ImageSet:
+    """A K-per-class manifest (``gan_core.data.subsets``): only its images of the source's train
+    split; its test split is the source's whole test split."""
+    try:
+        sub = read_manifest(path)
+        source = load_dataset(sub.source, resolution, channels, split, seed=sub.source_seed,
+                              limit=limit if split == "test" else None)
+        if split == "test":
+            return ImageSet(source.images, source.labels, list(source.classes), path)
+        if source.labels is None:
+            raise SubsetError(f"{path}: its source {sub.source} has no class labels")
+        check_against_source(sub, source.labels, source.classes, path)
+    except SubsetError as exc:
+        raise DatasetError(str(exc)) from None
+    idx = torch.as_tensor(sub.indices, dtype=torch.int64)[:limit]
+    return ImageSet(source.images[idx], source.labels[idx].clone(), list(source.classes), path)
 
 
 def clear_cache() -> None:
@@ -143,7 +167,7 @@ def _load_cached(name, resolution, channels, split, seed, limit, key) -> ImageSe
     if key[0] == "builtin":
         loader = {"fashion-mnist": _load_fashion, "mnist": _load_torchvision,
                   "cifar10": _load_torchvision, "digits": _load_digits,
-                  "shapes": _load_shapes}[name]
+                  "shapes": _load_shapes, "emoji": _load_emoji}[name]
         return loader(name, resolution, channels, split, seed, limit)
     return _load_folder(name, Path(key[1]), resolution, channels, split, limit)
 
@@ -264,6 +288,22 @@ def _load_shapes(name, resolution, channels, split, seed, limit) -> ImageSet:
 
 
 # ---------------------------------------------------------------------------- folders
+
+
+def emoji_cache_dir() -> Path:
+    """Rendered emoji arrays live beside the feature cache, under the data folder."""
+    return data_root() / ".emoji-cache"
+
+
+def _load_emoji(name, resolution, channels, split, seed, limit) -> ImageSet:
+    if resolution > MAX_RESOLUTION:
+        raise DatasetError(f"emoji renders at up to {MAX_RESOLUTION} px, got {resolution}")
+    try:
+        images, labels = render_all(resolution, emoji_cache_dir())
+    except EmojiUnavailable as exc:
+        raise DatasetError(str(exc)) from None
+    keep = split_indices(len(images), split)
+    return _labelled(name, images[keep], labels[keep], EMOJI_GROUPS, resolution, channels, limit)
 
 
 def _load_folder(name, path: Path, resolution, channels, split, limit) -> ImageSet:

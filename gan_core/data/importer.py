@@ -54,7 +54,7 @@ from PIL import Image
 
 MAX_IMAGE_PIXELS = 40_000_000  # 40 megapixels; larger images are refused undecoded
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-BUILTIN_DATASETS = ("fashion-mnist", "mnist", "cifar10", "digits", "shapes")
+BUILTIN_DATASETS = ("fashion-mnist", "mnist", "cifar10", "digits", "shapes", "emoji")
 # Folders the built-ins keep under data_root(): not imported sets, never import names.
 BUILTIN_STORAGE = ("fashion-mnist", "FashionMNIST", "MNIST", "cifar-10-batches-py")
 REPORT_FILE = "import_report.json"

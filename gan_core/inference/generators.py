@@ -18,6 +18,7 @@ from PIL import Image, PngImagePlugin
 
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.models.image import truncated_normal
+from gan_core.models.stylegan2 import mix_styles
 from gan_core.runs.rundir import CheckpointError, RunDir, load_checkpoint_file
 from gan_core.runtypes.registry import build_discriminator, build_generator
 from gan_core.torch_utils.vision import torchvision
@@ -156,16 +157,68 @@ def class_labels(loaded: LoadedGenerator, n: int, class_index: int | None) -> to
     return torch.arange(n) % k
 
 
+def is_style_based(loaded: LoadedGenerator) -> bool:
+    """StyleGAN2: truncation happens in W (psi toward the mean w), styles can be mixed."""
+    return loaded.config.model == "stylegan2"
+
+
+def check_psi(truncation: float | None) -> float:
+    """StyleGAN's truncation psi: 1 (or None) = none, 0 = the mean image for every seed."""
+    if truncation is None:
+        return 1.0
+    if not 0.0 <= truncation <= 1.0:
+        raise ValueError(f"truncation for stylegan2 is psi from 0 (the mean image) to 1 (none), got {truncation:g}")
+    return float(truncation)
+
+
 @torch.no_grad()
 def generate(loaded: LoadedGenerator, seeds: list[int], class_index: int | None = None,
              truncation: float | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """Images [N, C, H, W] in [-1, 1], one per seed (CPU tensor)."""
+    """Images [N, C, H, W] in [-1, 1], one per seed (CPU tensor). ``truncation``: z to
+    [-T, T] for most models; for stylegan2 psi, the pull toward the mean w (see ``check_psi``)."""
     if class_index is not None and loaded.conditional and not 0 <= class_index < len(loaded.classes):
         raise ValueError(f"class index {class_index} is out of range 0..{len(loaded.classes) - 1}")
-    z = latents_for_seeds(seeds, loaded.config.z_dim, truncation).to(loaded.device)
     y = labels if labels is not None else class_labels(loaded, len(seeds), class_index)
     y = y.to(loaded.device) if y is not None and loaded.conditional else None
+    if is_style_based(loaded):
+        z = latents_for_seeds(seeds, loaded.config.z_dim).to(loaded.device)
+        return loaded.G(z, y, truncation_psi=check_psi(truncation)).float().cpu().clamp(-1, 1)
+    z = latents_for_seeds(seeds, loaded.config.z_dim, truncation).to(loaded.device)
     return loaded.G(z, y).float().cpu().clamp(-1, 1)
+
+
+@torch.no_grad()
+def style_ws(loaded: LoadedGenerator, seeds: list[int], class_index: int | None = None,
+             truncation: float | None = None) -> torch.Tensor:
+    """Per-layer styles [N, num_ws, w_dim] of a stylegan2 run for the seeds."""
+    if not is_style_based(loaded):
+        raise ValueError(f"style mixing and W interpolation need a stylegan2 run, not {loaded.config.model}")
+    z = latents_for_seeds(seeds, loaded.config.z_dim).to(loaded.device)
+    y = class_labels(loaded, len(seeds), class_index if class_index is not None else 0)  # one class for all
+    return loaded.G.ws(z, y.to(loaded.device) if y is not None else None, check_psi(truncation))
+
+
+@torch.no_grad()
+def style_mix(loaded: LoadedGenerator, seed_a: int, seed_b: int, cutoff: int, class_index: int | None = None,
+              truncation: float | None = None) -> torch.Tensor:
+    """One image [C, H, W]: layers before ``cutoff`` (coarse: layout, pose) from seed A,
+    the rest (fine: colours, texture) from seed B. ``cutoff`` in 1..num_ws-1."""
+    ws = style_ws(loaded, [seed_a, seed_b], class_index, truncation)
+    if not 0 <= cutoff <= ws.shape[1]:
+        raise ValueError(f"cutoff must be from 0 to {ws.shape[1]} (the generator's style layers), got {cutoff}")
+    mixed = mix_styles(ws[0:1], ws[1:2], cutoff)
+    return loaded.G.synthesis(mixed, "const").float().cpu().clamp(-1, 1)[0]
+
+
+@torch.no_grad()
+def interpolate_w(loaded: LoadedGenerator, seed_a: int, seed_b: int, frames: int, class_index: int | None = None,
+                  truncation: float | None = None) -> torch.Tensor:
+    """``frames`` images [F, C, H, W] along the straight line from seed A's w to seed B's
+    (W is where StyleGAN's latent space is linear enough to walk straight)."""
+    ws = style_ws(loaded, [seed_a, seed_b], class_index, truncation)
+    t = torch.linspace(0, 1, frames, device=ws.device)[:, None, None]
+    path = ws[0:1].lerp(ws[1:2], t)
+    return loaded.G.synthesis(path, "const").float().cpu().clamp(-1, 1)
 
 
 def resolve_class(value: str | int | None, classes: list[str]) -> int | None:
@@ -263,7 +316,7 @@ def write_samples(loaded: LoadedGenerator, out: Path, n: int, seed: int = 0, cla
         for i, s in enumerate(seeds):
             c = int(chunk_labels[i]) if chunk_labels is not None else None
             path = out / sample_file_name(s, c)
-            path.write_bytes(png_bytes(to_pil(images[i]), provenance(loaded, s, c, truncation=truncation or "none")))
+            path.write_bytes(png_bytes(to_pil(images[i]), provenance(loaded, s, c, truncation="none" if truncation is None else truncation)))
             written.append(path)
     return written
 

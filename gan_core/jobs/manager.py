@@ -78,8 +78,9 @@ def status(name: str, *, root: Path | str | None = None) -> dict[str, Any]:
 
 # ---- the public operations ----------------------------------------------------------------
 def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: str | None = None,
-           root: Path | str | None = None) -> RunDir:
+           root: Path | str | None = None, created_by: str | None = None) -> RunDir:
     """Create run ``name`` for ``cfg``, queue it, and start it now if a slot is free.
+    ``created_by`` (a ``gan_core.access`` identity) is recorded in status.json with the first state.
     Raises RunError if the name is taken, ConfigError/JobError for impossible settings."""
     max_jobs()  # a bad GAN_MAX_JOBS is refused before any folder is made
     if int(nproc) < 1 or int(nnodes) < 1:
@@ -90,7 +91,7 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
     if world > 1 and (cfg.batch_size % world or cfg.batch_size // world < 2):
         raise ConfigError("batch_size", f"{cfg.batch_size} does not split into {world} equal per-process batches of 2 or more")
     run = RunDir.create(name, cfg, runs_root(root))
-    run.write_status(state="queued", queued_at=time.time(), resume=False,
+    run.write_status(state="queued", queued_at=time.time(), resume=False, created_by=created_by,
                      launch={"nproc": int(nproc), "nnodes": int(nnodes), "rdzv_endpoint": rdzv_endpoint, "cwd": os.getcwd()})
     note(run, f"queued {name}" + (f" (torchrun: {nnodes} node(s) x {nproc} process(es))" if world > 1 else ""))
     schedule(run.path.parent)

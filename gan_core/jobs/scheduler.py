@@ -42,13 +42,19 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def scheduler_lock(root: Path) -> contextlib.AbstractContextManager[None]:
+    return file_lock(root / LOCK_NAME)
+
+
 @contextlib.contextmanager
-def scheduler_lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a+") as f:
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (made, with its folder, if missing) for the block.
+    Not re-entrant: a second ``file_lock`` on the same path in one process waits forever."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
         try:
             import fcntl
-        except ImportError:  # no flock (Windows): passes are not serialised
+        except ImportError:  # no flock (Windows): nothing is serialised
             yield
             return
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)

@@ -23,6 +23,7 @@ from gan_core.restore.repair import (
                                      IMAGE_SUFFIXES,
                                      INPAINT_METHODS,
                                      SUPERRES_METHODS,
+                                     YOUNG_STEPS,
                                      RestoreResult,
                                      compose_fill,
                                      fitting_run_types,
@@ -32,10 +33,11 @@ from gan_core.restore.repair import (
                                      needed_run_text,
                                      run_fits,
                                      superres,
+                                     young_run_note,
 )
 
 __all__ = ["DEMO_IMAGES", "IMAGE_SUFFIXES", "INPAINT_METHODS", "SUPERRES_METHODS", "Progress", "RestoreError",
            "RestoreResult", "compose_fill", "dataset_image", "degrade_for_demo", "enlarge", "fitting_run_types",
            "fitting_runs", "from_array", "from_tensor", "inpaint", "is_grey", "load_for", "needed_run_text",
            "open_image", "poisson_blend", "psnr", "resize_mask", "run_fits", "ssim", "superres", "to_array", "to_mode",
-           "to_tensor", "wipe"]
+           "to_tensor", "wipe", "YOUNG_STEPS", "young_run_note"]

@@ -49,9 +49,9 @@ def checkpoints_root() -> Path:
 
 
 def validate_name(name: str, what: str = "run name") -> str:
-    """Names become folder names: letters, digits, '.', '_', '-' only, so none escapes its root."""
+    """Names become folder names: letters, digits, '.', '_', '=', '-' only, so none escapes its root."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or name in (".", ".."):
-        raise RunError(f"invalid {what} {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise RunError(f"invalid {what} {name!r}: use 1-64 letters, digits, '.', '_', '=' or '-', starting with a letter or digit")
     return name
 
 

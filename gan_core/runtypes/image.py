@@ -1,10 +1,12 @@
-"""The image GAN run types (``mlp``, ``dcgan``): unconditional or class-conditional."""
+"""The image GAN run types (``mlp``, ``dcgan``, ``stylegan2``): unconditional or class-conditional,
+with DiffAugment or ADA (``--augment ada``: its p is task state, updated after each step)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from gan_core.data.images import load_dataset
+from gan_core.runtypes.ada import AdaController, AdaLoss
 from gan_core.runtypes.augment import diff_augment
 from gan_core.runtypes.base import Batch, InMemorySource, Task
 from gan_core.runtypes.losses import AdversarialLoss
@@ -12,7 +14,7 @@ from gan_core.torch_utils.vision import torchvision
 
 
 class ImageTask(Task):
-    """Unconditional or class-conditional image GAN (mlp, dcgan)."""
+    """Unconditional or class-conditional image GAN (mlp, dcgan, stylegan2)."""
 
     grid_size = 64
     graph_safe = True  # (restoration tasks are not: their loss weights change after a warm-up)
@@ -26,7 +28,10 @@ class ImageTask(Task):
             raise ValueError(f"data set {cfg.data!r} has no class labels: train it unconditionally (drop --conditional)")
         self.source = InMemorySource(data.images, data.labels if cfg.conditional else None, device, cfg.seed * 1000 + rank)
         self.G, self.D = networks(cfg, len(self.classes))
-        self.loss = AdversarialLoss(cfg, self)
+        self.ada = AdaController(device, cfg.ada_target, cfg.ada_kimg) if "ada" in cfg.augment else None
+        self.loss = AdversarialLoss(cfg, self) if self.ada is None else AdaLoss(cfg, self)
+        if self.ada is not None or self.loss.d_reg_every:  # p's update and lazy R1 vary between steps
+            self.graph_safe = False
 
     def real_batch(self, n: int) -> Batch:
         x, y = self.source.draw(n)
@@ -39,8 +44,22 @@ class ImageTask(Task):
         return (self.G if G is None else G)(self.latent(batch), batch.y)
 
     def judge(self, x: torch.Tensor, batch: Batch, D: nn.Module | None = None) -> torch.Tensor:
-        """D's logits for ``x`` (DiffAugment applied to reals and fakes alike)."""
-        return (self.D if D is None else D)(diff_augment(x, self.cfg.augment), batch.y)
+        """D's logits for ``x`` (DiffAugment or ADA applied to reals and fakes alike)."""
+        x = self.ada(x) if self.ada is not None else diff_augment(x, self.cfg.augment)
+        return (self.D if D is None else D)(x, batch.y)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        return self.ada.state_tensors() if self.ada is not None else {}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        if self.ada is not None:
+            self.ada.load_state_tensors(tensors)
+        else:
+            super().load_state_tensors(tensors)
+
+    def after_step(self, step: int) -> None:
+        if self.ada is not None:
+            self.ada.maybe_update(step)
 
     def fixed_inputs(self, seed: int) -> dict[str, torch.Tensor]:
         """Fixed noise for the progress grid; for conditional runs one column per class."""

@@ -72,6 +72,11 @@ class AdversarialLoss:
 
     def __init__(self, cfg, task):
         self.cfg, self.task = cfg, task
+        # Lazy R1 (StyleGAN2): with r1_every > 1 the penalty is its own D phase every that many
+        # steps, weighted by r1_every, instead of a term of every D step.
+        self.lazy_r1 = cfg.r1_gamma > 0 and cfg.r1_every > 1
+        if self.lazy_r1:
+            self.d_reg_every = cfg.r1_every
 
     def discriminate(self, x: torch.Tensor, batch, D, which: str, report) -> torch.Tensor:
         """D's logits for reals (``which`` "real"), detached fakes ("fake") or G's fakes ("gen")."""
@@ -79,7 +84,8 @@ class AdversarialLoss:
 
     def d_loss(self, batch, fake: torch.Tensor, D, step: int, report) -> torch.Tensor:
         cfg = self.cfg
-        if cfg.r1_gamma > 0:
+        eager_r1 = cfg.r1_gamma > 0 and not self.lazy_r1
+        if eager_r1:
             batch.x = batch.x.detach().requires_grad_(True)
         d_real = self.discriminate(batch.x, batch, D, "real", report)
         d_fake = self.discriminate(fake, batch, D, "fake", report)
@@ -87,7 +93,7 @@ class AdversarialLoss:
         if cfg.loss == "wgan-gp" and cfg.gp_weight > 0:
             loss = loss + cfg.gp_weight * gradient_penalty(
                 lambda mix: self.task.judge(mix, batch, D).float(), batch.x.detach(), fake.detach())
-        if cfg.r1_gamma > 0:
+        if eager_r1:
             loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(d_real.float(), batch.x)
         real, fake_ = d_real.detach().float(), d_fake.detach().float()
         threshold = real_threshold(cfg.loss)
@@ -96,6 +102,13 @@ class AdversarialLoss:
         report("acc_real", (real > threshold).float().mean())
         report("acc_fake", (fake_ <= threshold).float().mean())
         return loss
+
+    def d_reg(self, batch, D, step: int, report) -> torch.Tensor:
+        """Lazy R1 on the last D batch's reals (through the same augmentation D sees)."""
+        x = batch.x.detach().requires_grad_(True)
+        penalty = r1_penalty(self.task.judge(x, batch, D).float(), x)
+        report("r1", penalty)
+        return 0.5 * self.cfg.r1_gamma * self.d_reg_every * penalty
 
     def g_loss(self, batch, fake: torch.Tensor, D, step: int, report) -> torch.Tensor:
         d_gen = self.discriminate(fake, batch, D, "gen", report)

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from gan_core.models import image, restoration, video
+from gan_core.models import image, restoration, stylegan2, video
 from gan_core.runtypes.image import ImageTask
 from gan_core.runtypes.restoration import InpaintTask, SRTask
 from gan_core.runtypes.translation import (
@@ -88,13 +88,19 @@ def _second(networks):
 
 
 _CONV = (16, 32, 64, 128)
-_RESTORATION_IGNORES = ("z_dim", "conditional", "g_norm", "d_norm", "spectral_norm", "eval_every", "eval_samples")
+_ADA = ("ada_target", "ada_kimg")  # image GANs only (config.checks refuses --augment ada elsewhere)
+_RESTORATION_IGNORES = ("z_dim", "conditional", "g_norm", "d_norm", "spectral_norm", "eval_every", "eval_samples",
+                        *_ADA)
 BUILTIN = (
     RunType("mlp", "image", "the original 2014 fully-connected GAN", partial(ImageTask, networks=image.build_mlp),
             _first(image.build_mlp), _second(image.build_mlp), evaluable=True),
     RunType("dcgan", "image", "convolutional GAN (recommended)", partial(ImageTask, networks=image.build_dcgan),
             _first(image.build_dcgan), _second(image.build_dcgan), fields=("minibatch_std",), resolutions=_CONV,
             class_norm=True, evaluable=True),
+    RunType("stylegan2", "image", "style-based GAN for colour images, 16-256 px (StyleGAN2)",
+            partial(ImageTask, networks=stylegan2.build_stylegan2), _first(stylegan2.build_stylegan2),
+            _second(stylegan2.build_stylegan2), fields=("mapping_layers", "style_mixing"),
+            ignores=("g_norm", "d_norm", "spectral_norm"), resolutions=(16, 32, 64, 128, 256), evaluable=True),
     RunType("srgan", "restoration", "super-resolution model (SRResNet G, PatchGAN D)", SRTask,
             restoration.build_sr_generator, restoration.build_patch_discriminator, fields=("scale",),
             ignores=_RESTORATION_IGNORES, resolutions=_CONV, sample=None, restores="superres", check=_srgan_check),
@@ -102,7 +108,7 @@ BUILTIN = (
             restoration.build_inpaint_generator, restoration.build_patch_discriminator, ignores=_RESTORATION_IGNORES,
             resolutions=_CONV, sample=None, restores="inpaint"),
     RunType("dvdgan", "video", "video GAN: clips, with a spatial and a temporal critic", VideoTask,
-            video.build_generator, video.build_discriminator, fields=("frames",), ignores=("eval_every", "eval_samples"),
+            video.build_generator, video.build_discriminator, fields=("frames",), ignores=("eval_every", "eval_samples", *_ADA),
             resolutions=_CONV, class_norm=True, sample="clip"),
 )
 # Translation keeps its papers' own losses, norms and networks: the image GANs' knobs do not apply.
