@@ -31,7 +31,7 @@ from ui.auth import SESSION_KEY
 TOKEN, OPERATOR_TOKEN = "team-token-0123456789", "operator-token-9876543210"
 ALICE, BOB = Identity("alice", "token"), Identity("bob", "token")
 BOSS = Identity("boss", "token", operator=True)
-PAGES = ["app.py", *(f"pages/{p.name}" for p in sorted((ROOT / "pages").glob("[0-9]_*.py")))]
+PAGES = ["app.py", *(f"pages/{p.name}" for p in sorted((ROOT / "pages").glob("[0-9]*_*.py")))]
 ACCESS_ENV = [k for k in os.environ if k.startswith("GAN_STUDIO_") or k.startswith("STREAMLIT_SERVER_")]
 
 
