@@ -265,10 +265,15 @@ def load_checkpoint_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str,
         header = json.loads(data[8 : 8 + header_len])
     except (SafetensorError, ValueError, OSError) as exc:
         raise CheckpointError(f"{path.name} is not a readable safetensors checkpoint ({exc}); it may be truncated or not a checkpoint") from None
-    meta_text = (header.get("__metadata__") or {}).get("gan_studio")
-    meta = json.loads(meta_text) if meta_text else {}
+    try:
+        meta_text = (header.get("__metadata__") or {}).get("gan_studio")
+        meta = json.loads(meta_text) if meta_text else {}
+    except (AttributeError, TypeError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path.name}: its GAN Studio metadata is not a JSON object; refused")
     sidecar = read_json(path.with_suffix(".json"))
-    return tensors, {**meta, **(sidecar or {})}
+    return tensors, {**meta, **(sidecar if isinstance(sidecar, dict) else {})}
 
 
 def _load_torch_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
