@@ -7,6 +7,7 @@ Layout of ``$GAN_CHECKPOINTS/<name>/`` (default ``./checkpoints``)::
     metrics.jsonl          one JSON record per line, append-only
     log.txt                the trainer's stdout/stderr
     samples/step_000500.png        fixed-noise grids through training
+    trainer.lock, .status.lock     flock files: the live trainer's, and status.json's (runs/locks.py)
     weights/step_000001000.safetensors + .json   checkpoints (JSON written last = commit)
 
 Every file a reader may see half-written is either appended whole lines (metrics) or
@@ -31,6 +32,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from gan_core.config import NAME_PATTERN, ConfigError, TrainConfig
+from gan_core.runs.locks import status_lock, trainer_lock_held
 
 CHECKPOINT_FORMAT = "gan-studio/1"
 _STEP_FILE = re.compile(r"^step_(\d{9})\.(safetensors|json|png)$")
@@ -155,10 +157,19 @@ class RunDir:
         return read_json(self.status_path) or {}
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into status.json (atomically) and return the new status."""
-        status = {**self.read_status(), **fields, "updated": time.time()}
-        atomic_write_json(self.status_path, status)
+        """Merge ``fields`` into status.json (atomically, under the status lock) and return the new status."""
+        with self.status_lock():
+            status = {**self.read_status(), **fields, "updated": time.time()}
+            atomic_write_json(self.status_path, status)
         return status
+
+    def status_lock(self):
+        """Hold across a read, a decision and a write of status.json (see runs.locks)."""
+        return status_lock(self.path)
+
+    def trainer_alive(self) -> bool:
+        """Does a live process hold this run's trainer lock?"""
+        return trainer_lock_held(self.path)
 
     # ---- metrics -----------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
