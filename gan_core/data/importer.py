@@ -41,18 +41,16 @@ import re
 import secrets
 import shutil
 import stat
-import warnings
 import zipfile
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 from PIL import Image
 
-MAX_IMAGE_PIXELS = 40_000_000  # 40 megapixels; larger images are refused undecoded
+from gan_core.data.untrusted import MAX_IMAGE_PIXELS, SkipFile, decode_image, open_untrusted, to_l_or_rgb  # noqa: F401 - re-exported
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUILTIN_DATASETS = ("fashion-mnist", "mnist", "cifar10", "digits", "shapes", "emoji")
 # Folders the built-ins keep under data_root(): not imported sets, never import names.
@@ -105,10 +103,6 @@ class Limits:
     max_files: int | None = 50_000
     max_total_bytes: int | None = 2 * 1024**3
     max_file_bytes: int | None = 64 * 1024**2
-
-
-class SkipFile(Exception):
-    """One file is unusable; ``str(exc)`` is the reason shown in the report."""
 
 
 # ---------------------------------------------------------------------------- sources
@@ -354,87 +348,6 @@ def _arrange(entries: list[SourceFile]):
 
 
 # ---------------------------------------------------------------------------- decoding
-
-
-@contextmanager
-def open_untrusted(data: bytes) -> Iterator[Image.Image]:
-    """Open untrusted image bytes with Pillow, for the ``with`` block only.
-
-    The size is checked from the header before anything is decoded, so a decompression
-    bomb costs nothing. Any exception from Pillow inside the block becomes ``SkipFile``:
-    one hostile file must never stop a whole import or load.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning, EXIF noise, ...
-            with Image.open(io.BytesIO(data)) as im:
-                w, h = im.size
-                if w * h > MAX_IMAGE_PIXELS:
-                    raise SkipFile(f"too large: {w}x{h} pixels")
-                if w < 1 or h < 1:
-                    raise SkipFile(f"corrupt: empty {w}x{h} image")
-                yield im
-    except SkipFile:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise SkipFile(f"too large: {exc}"[:200]) from None
-    except Image.UnidentifiedImageError:
-        raise SkipFile("not an image") from None
-    except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, ValueError, struct.error...
-        raise SkipFile(f"corrupt: {type(exc).__name__}: {exc}"[:200]) from None
-
-
-def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
-    """Decode untrusted bytes into a loaded "L" or "RGB" image, or raise ``SkipFile``.
-    ``draft_size`` lets JPEG decode at reduced scale."""
-    with open_untrusted(data) as im:
-        if draft_size and im.format == "JPEG":
-            im.draft("RGB" if im.mode != "L" else "L", (draft_size, draft_size))
-        im.load()
-        return to_l_or_rgb(im)
-
-
-def to_l_or_rgb(im: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit "L" or "RGB" (rules in the module docstring)."""
-    mode = im.mode
-    if mode in ("L", "RGB"):
-        return im.copy()
-    if mode == "1":
-        return im.convert("L")
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        return Image.fromarray(_wide_to_uint8(np.asarray(im), mode), "L")
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        mode = im.mode
-    if mode == "PA":
-        im, mode = im.convert("RGBA"), "RGBA"
-    if mode in ("RGBA", "LA", "La", "RGBa"):
-        return _on_black(im)
-    return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
-
-
-def _wide_to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
-    a = a.astype(np.float64)
-    if mode == "F":
-        finite = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
-        lo, hi = float(finite.min()), float(finite.max())
-        if lo >= 0.0 and hi <= 1.0:
-            a = finite * 255.0
-        else:
-            a = (finite - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(finite)
-    else:  # 16-bit data (I;16* and "I", which Pillow uses for 16-bit PNGs)
-        a = np.clip(a, 0, 65535) / 257.0
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
-
-
-def _on_black(im: Image.Image) -> Image.Image:
-    """Composite a transparent image on black (alpha premultiplied into the colour)."""
-    grey = im.mode in ("LA", "La")
-    im = im.convert("LA" if grey else "RGBA")
-    a = np.asarray(im).astype(np.float32)
-    out = a[..., :-1] * (a[..., -1:] / 255.0)
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return Image.fromarray(out[..., 0], "L") if grey else Image.fromarray(out, "RGB")
 
 
 def iter_images(source: Source, wanted: list[tuple[SourceFile, int | None]],

@@ -1,0 +1,117 @@
+"""Untrusted images cost bounded work: one opener (allowed formats, pixel cap from the
+header), bounded super-resolution output, with real files, the CLI and the pages."""
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, run_env
+from gan_core import restore as R
+from gan_core.data import images as data
+from gan_core.data.importer import DatasetError, import_dataset
+from gan_core.data.untrusted import SkipFile, load_untrusted
+
+PAGES = ROOT / "pages"
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
+
+
+def huge_png(width: int = 30000, height: int = 30000) -> bytes:
+    """A valid PNG header claiming width x height RGB, with a few bytes of pixel data."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def png(size=(24, 24), colour=(200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    data.clear_cache()
+    yield
+    data.clear_cache()
+
+
+def test_opener_refuses_a_huge_header_before_decoding():
+    blob = huge_png()
+    assert len(blob) < 200
+    with pytest.raises(SkipFile, match="too large: 900,000,000 pixels, over the limit of 40,000,000"):
+        load_untrusted(blob)
+
+
+def test_opener_never_sniffs_postscript():
+    with Image.open(io.BytesIO(EPS)) as im:  # what Pillow would do on its own: EPS, i.e. Ghostscript on load
+        assert im.format == "EPS"
+    with pytest.raises(SkipFile, match="not an image in an accepted format"):
+        load_untrusted(EPS)
+    assert load_untrusted(png()).size == (24, 24)
+
+
+def test_import_skips_a_huge_png_and_refuses_a_set_of_only_that(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "huge.png").write_bytes(huge_png())
+    (src / "eps.png").write_bytes(EPS)
+    with pytest.raises(DatasetError) as info:
+        import_dataset(src, "bombs")
+    assert "too large" in str(info.value) and "Traceback" not in str(info.value)
+    (src / "ok.png").write_bytes(png())
+    report = import_dataset(src, "mixed")
+    assert report.imported == 1
+    reasons = dict(report.skipped)
+    assert "too large: 900,000,000 pixels" in reasons["huge.png"] and "accepted format" in reasons["eps.png"]
+
+
+def test_superres_output_is_bounded():
+    with pytest.raises(R.RestoreError, match="over the .*-pixel limit for a result"):
+        R.superres(Image.new("L", (1500, 1500)), 4, "bicubic")
+    with pytest.raises(R.RestoreError, match="over the .*-pixel limit; reduce it first"):
+        R.superres(Image.new("L", (2100, 2100)), 2, "bicubic")
+    reduced, note = R.fit_pixels(Image.new("L", (3000, 2000)), 1_000_000)
+    assert reduced.size[0] * reduced.size[1] <= 1_000_000 and "reduced from 3000x2000" in note
+    assert R.superres(Image.new("L", (32, 32)), 4, "bicubic").image.size == (128, 128)
+
+
+def test_cli_superres_refuses_a_huge_png(tmp_path):
+    src = tmp_path / "huge.png"
+    src.write_bytes(huge_png())
+    done = subprocess.run([sys.executable, "-m", "gan_core", "superres", "--method", "bicubic", "--image", str(src),
+                           "--out", str(tmp_path / "out.png")], capture_output=True, text=True, env=run_env(), cwd=ROOT, timeout=120)
+    assert done.returncode == 1 and "too large: 900,000,000 pixels" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_super_resolve_page_refuses_a_huge_upload():
+    at = AppTest.from_file(str(PAGES / "6_Super_resolve.py"), default_timeout=60)
+    at.run()
+    at.radio(key="sr_source").set_value("Upload").run()
+    at.file_uploader(key="sr_upload").set_value(("huge.png", huge_png(), "image/png")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("too large: 900,000,000 pixels" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_super_resolve_page_reduces_a_large_upload_to_bound_the_result():
+    at = AppTest.from_file(str(PAGES / "6_Super_resolve.py"), default_timeout=60)
+    at.run()
+    at.radio(key="sr_source").set_value("Upload").run()
+    at.file_uploader(key="sr_upload").set_value(("big.png", png((1800, 1200)), "image/png")).run()
+    at.checkbox(key="sr_demo").uncheck().run()
+    at.radio(key="sr_method").set_value("bicubic").run()
+    at.button(key="sr_run_button").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    notes = [i.value for i in at.info]
+    assert any("reduced from 1800x1200" in n for n in notes), notes
+    result = at.session_state["sr_result"]["result"]
+    assert result is not None and result.image.size[0] * result.image.size[1] <= R.MAX_OUTPUT_PIXELS
