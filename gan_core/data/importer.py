@@ -475,21 +475,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def delete_dataset(name: str, root: Path | None = None) -> None:
-    """Remove an imported set ``root/name`` (validated name: no paths, no built-ins)."""
-    validate_name(name)
-    root = Path(root) if root is not None else data_root()
-    target = root / name
-    if not (target.exists() or target.is_symlink()):
-        raise DatasetError(f"no imported data set named {name!r} in {root}")
-    trash = root / f".delete-{name}-{secrets.token_hex(4)}"
-    try:
-        os.rename(target, trash)  # atomic: the set disappears at once
-        _remove(trash)
-    except OSError as exc:
-        raise DatasetError(f"could not delete {target}: {exc}") from None
-
-
 def is_imported_set(entry: Path) -> bool:
     """A folder of ``data_root()`` that holds an imported set (not a built-in's storage)."""
     reserved = {n.lower() for n in BUILTIN_DATASETS + BUILTIN_STORAGE}
