@@ -15,6 +15,7 @@ from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
                            load_dataset, restore_dataset, split_sizes, trashed_datasets)
 from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.data.limits import upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup  # noqa: E402
@@ -171,10 +172,13 @@ with tab_import:
         submitted = st.form_submit_button("Import", type="primary", icon=":material/upload:")
     taken = bool(name) and (data_root() / name).exists()
     if submitted:
+        too_much = upload_problem([f.size for f in files or []])
         if not files:
             st.error("Choose a .zip or some images first.")
         elif not name:
             st.error("Give the new set a name.")
+        elif too_much:
+            st.session_state["import_result"] = ("error", f"Not imported: {too_much}", [])
         elif taken and not replace:
             free = next(f"{name}-{i}" for i in range(2, 10_000) if not (data_root() / f"{name}-{i}").exists())
             st.session_state["import_result"] = (

@@ -17,9 +17,15 @@ from conftest import ROOT, run_env
 from gan_core import restore as R
 from gan_core.data import images as data
 from gan_core.cli.data import data_cli
+from gan_core.config import TrainConfig
 from gan_core.data.importer import DatasetError, import_dataset
+from gan_core.data.limits import upload_problem
 from gan_core.data.trash import delete_dataset, restore_dataset, trashed_datasets
 from gan_core.data.untrusted import SkipFile, load_untrusted
+from gan_core.jobs import manager as jobs
+from gan_core.jobs.scheduler import JobError
+from gan_core.runs.retention import grids_to_keep
+from gan_core.runs.rundir import RunDir
 
 PAGES = ROOT / "pages"
 EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n%%EOF\n"
@@ -178,3 +184,64 @@ def test_data_page_delete_then_restore_from_trash(tmp_path):
     assert not at.exception, [e.message for e in at.exception]
     assert (data.data_root() / "pagecats" / "import_report.json").is_file()
     assert any(o.startswith("pagecats") for o in at.radio(key="data_pick").options)
+
+
+# ---- bounded storage: upload requests, stored image size, free disk, sample grids -----------
+def test_upload_request_caps(monkeypatch):
+    monkeypatch.setenv("GAN_UPLOAD_MAX_FILES", "2")
+    assert "3 files in one upload; the limit is 2" in upload_problem([10, 10, 10])
+    monkeypatch.setenv("GAN_UPLOAD_MAX_MB", "1")
+    assert "GAN_UPLOAD_MAX_MB" in upload_problem([2**20, 1])
+    assert upload_problem([2**19, 2**19]) is None
+
+
+def test_data_page_refuses_too_many_files_in_one_upload(monkeypatch):
+    monkeypatch.setenv("GAN_UPLOAD_MAX_FILES", "2")
+    at = AppTest.from_file(str(PAGES / "2_Data.py"), default_timeout=60).run()
+    at.file_uploader(key="upload_files").set_value([(f"{i}.png", png(), "image/png") for i in range(3)])
+    at.text_input(key="import_name").set_value("three")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("3 files in one upload; the limit is 2 (GAN_UPLOAD_MAX_FILES)" in e.value for e in at.error)
+    assert not (data.data_root() / "three").exists()
+
+
+def test_import_stores_images_at_a_bounded_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_IMPORT_MAX_SIDE", "64")
+    src = tmp_path / "wide"
+    src.mkdir()
+    (src / "wide.png").write_bytes(png((300, 100)))
+    (src / "small.png").write_bytes(png((40, 30)))
+    import_dataset(src, "wide")
+    sizes = sorted(Image.open(p).size for p in (data.data_root() / "wide").glob("*.png"))
+    assert sizes == [(40, 30), (64, 21)]
+
+
+def test_import_and_launch_refused_when_the_disk_is_nearly_full(tmp_path, monkeypatch, studio_dirs):
+    monkeypatch.setenv("GAN_MIN_FREE_MB", str(10**12))  # more than any disk has
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes(png())
+    with pytest.raises(DatasetError, match="not enough free disk for importing 'full'.*GAN_MIN_FREE_MB"):
+        import_dataset(src, "full")
+    assert not (data.data_root() / "full").exists()
+    cfg = TrainConfig.from_dict({"data": "shapes", "resolution": 16, "width": 8, "steps": 5})
+    with pytest.raises(JobError, match="not enough free disk for launching full-run"):
+        jobs.launch(cfg, "full-run")
+    assert not (studio_dirs[0] / "full-run").exists()
+
+
+def test_sample_grids_thinned_past_the_retention_limit(studio_dirs, monkeypatch):
+    monkeypatch.setenv("GAN_SAMPLE_KEEP", "40")
+    monkeypatch.setenv("GAN_SAMPLE_KEEP_RECENT", "10")
+    run = RunDir.create("long", TrainConfig.from_dict({"data": "shapes", "resolution": 16}), studio_dirs[0])
+    grid = png((18, 18))
+    for step in range(0, 100_000 + 1, 500):  # 201 grids, as a 100 k-step run at sample_every 500 writes
+        run.sample_path(step).write_bytes(grid)
+    assert run.thin_samples() == 201 - 40
+    steps = [s for s, _ in run.sample_grids()]
+    assert len(steps) == 40 and steps[0] == 0 and steps[-10:] == list(range(95_500, 100_001, 500))
+    early, late = [s for s in steps[1:-10] if s < 10_000], [s for s in steps[1:-10] if s >= 50_000]
+    assert len(early) > len(late)  # log-spaced: the early steps, where images change most, are denser
+    assert run.thin_samples() == 0  # stable: a second pass keeps the same 40
+    assert grids_to_keep([1, 2, 3], 40, 10) == {1, 2, 3}

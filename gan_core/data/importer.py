@@ -49,6 +49,7 @@ from typing import Callable, Iterator
 
 from PIL import Image
 
+from gan_core.data.limits import free_space_problem, import_max_side
 from gan_core.data.untrusted import MAX_IMAGE_PIXELS, SkipFile, decode_image, open_untrusted, to_l_or_rgb  # noqa: F401 - re-exported
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -395,7 +396,9 @@ def import_dataset(src: str | Path, name: str, root: Path | None = None, *,
     original file survives but pixels); class folders are kept (names made
     filesystem-safe) and the report is saved as ``import_report.json`` beside them.
     The set is built in a hidden temp folder inside ``root`` and renamed into place at
-    the end, so a failed import leaves nothing behind.
+    the end, so a failed import leaves nothing behind. Images over ``GAN_IMPORT_MAX_SIDE``
+    (1024 px) are stored downscaled; an import is refused when the disk is nearly full
+    (``GAN_MIN_FREE_MB``, see data/limits.py).
     """
     validate_name(name)
     root = Path(root) if root is not None else data_root()
@@ -404,6 +407,9 @@ def import_dataset(src: str | Path, name: str, root: Path | None = None, *,
         raise DatasetError(f"a data set named {name!r} already exists in {root}; "
                            "choose another name or pass overwrite=True (--overwrite)")
     limits = Limits(max_files, max_total_bytes, max_file_bytes)
+    problem = free_space_problem(root, f"importing {name!r}")
+    if problem:
+        raise DatasetError(problem)
     source = open_source(src, limits)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -426,7 +432,10 @@ def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportR
     class_dirs = safe_folder_names(source.classes)
     count = 0
     used = set()
-    for f, label, im in iter_images(source, source.files):
+    side = import_max_side()
+    for f, label, im in iter_images(source, source.files, draft_size=side):
+        if max(im.size) > side:  # stored at a bounded size (GAN_IMPORT_MAX_SIDE); training uses <= 128 px
+            im.thumbnail((side, side), Image.Resampling.LANCZOS)
         folder = tmp if label is None else tmp / class_dirs[label]
         folder.mkdir(exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(f.parts[-1]).stem)[:40].lstrip(".")

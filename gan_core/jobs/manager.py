@@ -38,6 +38,7 @@ from typing import Any
 
 from gan_core.config import ConfigError, TrainConfig
 from gan_core.data.images import BUILTIN_DATASETS
+from gan_core.data.limits import free_space_problem
 from gan_core.jobs.processes import HOST, job_alive, kill_job, reap, signal_trainer
 from gan_core.jobs.scheduler import (
     JobError,
@@ -95,6 +96,7 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
         raise JobError("more than one node needs a rendezvous address (--rdzv-endpoint HOST:PORT)")
     if world > 1 and (cfg.batch_size % world or cfg.batch_size // world < 2):
         raise ConfigError("batch_size", f"{cfg.batch_size} does not split into {world} equal per-process batches of 2 or more")
+    _check_free_space(runs_root(root), f"launching {name}")
     cfg = _absolute_data_path(cfg)
     run = RunDir.create(name, cfg, runs_root(root))
     run.write_status(state="queued", queued_at=time.time(), resume=False, created_by=created_by,
@@ -102,6 +104,12 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
     note(run, f"queued {name}" + (f" (torchrun: {nnodes} node(s) x {nproc} process(es))" if world > 1 else ""))
     schedule(run.path.parent)
     return run
+
+
+def _check_free_space(root: Path, what: str) -> None:
+    problem = free_space_problem(root, what)
+    if problem:
+        raise JobError(problem)
 
 
 def _absolute_data_path(cfg: TrainConfig) -> TrainConfig:
@@ -121,6 +129,7 @@ def resume(name: str, *, root: Path | str | None = None) -> RunDir:
         if not RunState.permits(state, "resume"):
             raise JobError(_why_not_resume(name, state, st))
         run.config()  # a broken config is refused here, not in a background process
+        _check_free_space(run.path.parent, f"resuming {name}")
         run.stop_path.unlink(missing_ok=True)
         run.write_status(state="queued", queued_at=time.time(), resume=True, previous_state=state, host=HOST)
     ckpt = run.latest_checkpoint()

@@ -6,7 +6,7 @@ Layout of ``$GAN_CHECKPOINTS/<name>/`` (default ``./checkpoints``)::
     status.json            state, pid, step, error ... (written atomically)
     metrics.jsonl          one JSON record per line, append-only
     log.txt                the trainer's stdout/stderr
-    samples/step_000500.png        fixed-noise grids through training
+    samples/step_000500.png        fixed-noise grids through training (thinned past GAN_SAMPLE_KEEP)
     trainer.lock, .status.lock     flock files: the live trainer's, and status.json's (runs/locks.py)
     weights/step_000001000.safetensors + .json   checkpoints (JSON written last = commit)
 
@@ -33,6 +33,7 @@ from safetensors.torch import save as st_save
 
 from gan_core.config import NAME_PATTERN, ConfigError, TrainConfig
 from gan_core.runs.locks import status_lock, trainer_lock_held
+from gan_core.runs.retention import grids_to_keep, sample_keep, sample_keep_recent
 
 CHECKPOINT_FORMAT = "gan-studio/1"
 _STEP_FILE = re.compile(r"^step_(\d{9})\.(safetensors|json|png)$")
@@ -195,6 +196,15 @@ class RunDir:
 
     def sample_grids(self) -> list[tuple[int, Path]]:
         return _step_files(self.samples_dir, "png")
+
+    def thin_samples(self) -> int:
+        """Delete grids past the retention limit (runs/retention.py); returns how many."""
+        grids = self.sample_grids()
+        keep = grids_to_keep([s for s, _ in grids], sample_keep(), sample_keep_recent())
+        gone = [p for s, p in grids if s not in keep]
+        for p in gone:
+            p.unlink(missing_ok=True)
+        return len(gone)
 
     # ---- checkpoints ---------------------------------------------------------------------
     def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Checkpoint:
