@@ -7,6 +7,7 @@ import textwrap
 import pytest
 import torch
 from safetensors.torch import save_file
+from streamlit.testing.v1 import AppTest
 
 from gan_core.config import TrainConfig
 from gan_core.inference.generators import import_checkpoint, load_generator
@@ -106,3 +107,14 @@ def test_cli_sample_refuses_a_huge_checkpoint(tmp_path):
                           capture_output=True, text=True, env=run_env(), cwd=ROOT, timeout=120)
     assert done.returncode == 2 and "GAN_MAX_CHECKPOINT_PARAMS" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_generate_page_refuses_an_uploaded_huge_checkpoint(tmp_path, studio_dirs):
+    path = write_ckpt(tmp_path / "huge.safetensors", {"config": HUGE, "step": 1}, tensors={"G_ema.w": torch.zeros(1)})
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Generate.py"), default_timeout=60).run()
+    at.file_uploader(key="ckpt_upload").set_value(("huge.safetensors", path.read_bytes(), "application/octet-stream"))
+    at.text_input(key="ckpt_import_name").set_value("huge")
+    next(b for b in at.button if b.label == "Add as a run").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Not added" in e.value and "GAN_MAX_CHECKPOINT_PARAMS" in e.value for e in at.error)
+    assert not (studio_dirs[0] / "huge").exists()

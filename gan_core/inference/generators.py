@@ -316,7 +316,11 @@ def import_checkpoint(path: Path, name: str, root: Path | None = None) -> RunDir
     state, _ = _generator_state(tensors, ema=True)
     check_fits(lambda: build_generator(cfg, len(classes) if cfg.conditional else 0), state, path.name, "generator")
     run = RunDir.create(name, cfg.replace(init_from=""), root)
-    run.save_checkpoint(step, tensors, {**meta, "imported_from": path.name})
-    run.write_status(state="imported", step=step, imported_from=path.name)
+    try:
+        run.save_checkpoint(step, tensors, {**meta, "imported_from": path.name})
+        run.write_status(state="imported", step=step, imported_from=path.name)
+    except BaseException:
+        run.delete()  # a full disk must not leave a run without its checkpoint
+        raise
     run.log(f"imported from {path.name} (step {step})")
     return run
