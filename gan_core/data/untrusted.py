@@ -65,7 +65,7 @@ def open_untrusted(data: bytes) -> Iterator[Image.Image]:
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as im:
                 w, h = im.size
                 if w * h > limit:
-                    raise SkipFile(f"too large: {w}x{h} = {w * h:,} pixels, over the limit of {limit:,} (GAN_MAX_IMAGE_PIXELS)")
+                    raise SkipFile(f"too large: {w}x{h} pixels, over the limit of {limit:,} (GAN_MAX_IMAGE_PIXELS)")
                 if w < 1 or h < 1:
                     raise SkipFile(f"corrupt: empty {w}x{h} image")
                 yield im
