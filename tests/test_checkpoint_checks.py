@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 import torch
+from conftest import ROOT, run_env
 from safetensors.torch import save_file
 from streamlit.testing.v1 import AppTest
 
@@ -13,7 +14,6 @@ from gan_core.config import TrainConfig
 from gan_core.inference.generators import import_checkpoint, load_generator
 from gan_core.runs.rundir import CheckpointError
 from gan_core.runtypes.registry import build_generator
-from conftest import ROOT, run_env
 
 SMALL = {"model": "dcgan", "data": "shapes", "resolution": 16, "width": 8, "z_dim": 16}
 HUGE = {"model": "dcgan", "data": "shapes", "resolution": 128, "width": 1024, "z_dim": 1024}  # valid: 2.9 G parameters

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_env
+
 from gan_core.config import TrainConfig
 from gan_core.jobs import manager as jobs
 from gan_core.jobs import processes
@@ -23,9 +23,9 @@ from gan_core.runs.locks import TrainerBusy, acquire_trainer_lock, release_train
 from gan_core.runs.rundir import RunDir
 
 
-def tiny_cfg() -> TrainConfig:
-    return TrainConfig.from_dict(dict(data="shapes", resolution=16, width=8, z_dim=16, batch_size=16, steps=20,
-                                      log_every=5, sample_every=1000, checkpoint_every=1000, threads=1, device="cpu"))
+def tiny_cfg(steps: int = 20) -> TrainConfig:
+    return TrainConfig.from_dict({"data": "shapes", "resolution": 16, "width": 8, "z_dim": 16, "batch_size": 16, "steps": steps,
+                                  "log_every": 5, "sample_every": 1000, "checkpoint_every": 1000, "threads": 1, "device": "cpu"})
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -37,9 +37,9 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def crashed_run(root: Path, name: str) -> RunDir:
+def crashed_run(root: Path, name: str, steps: int = 20) -> RunDir:
     """A run whose status says running, but whose recorded trainer has exited."""
-    run = RunDir.create(name, tiny_cfg(), root)
+    run = RunDir.create(name, tiny_cfg(steps), root)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     start = processes.start_ticks(dead.pid)
     dead.wait()
@@ -58,10 +58,10 @@ def kill_leftovers(studio_dirs):
 
 def test_twenty_concurrent_resumes_start_one_trainer(studio_dirs, tmp_path):
     """16 threads calling jobs.resume and 4 `python -m gan_core resume` processes, released
-    together on a crashed run: one resume wins, one trainer trains, the rest are refused.
+    together on a crashed run: one resume wins, one trainer process runs, the rest are refused.
     The run's recorded cwd points at a folder with a planted `gan_core` package: never used."""
     root = studio_dirs[0]
-    run = crashed_run(root, "race")
+    run = crashed_run(root, "race", steps=10_000_000)  # still training when checked; the fixture kills it
     planted = tmp_path / "planted"
     (planted / "gan_core" / "jobs").mkdir(parents=True)
     marker = tmp_path / "planted-code-ran"
@@ -102,11 +102,26 @@ def test_twenty_concurrent_resumes_start_one_trainer(studio_dirs, tmp_path):
     assert wins == 1, (results, outs)
     assert all("already" in r or "is running" in r or "is queued" in r for r in results if r != "queued"), results
     assert all(ok or "error:" in err for ok, (_, err) in zip(cli_ok, outs)), outs
-    final = wait_for(lambda: (s := jobs.run_state(run)) not in ("queued", "running", "stopping") and s, 240, "the run to end")
-    assert final == "finished", run.read_status()
     log = run.log_path.read_text()
     assert log.count("resumed as pid") == 1, log
-    assert "not training:" not in log and not marker.exists()
+    wait_for(run.trainer_alive, 120, "the trainer to take the run's lock")
+    assert len(trainer_processes("race")) == 1
+    assert not marker.exists()  # the planted package in the recorded cwd was never imported
+    time.sleep(0.5)
+    assert "not training:" not in run.log_path.read_text()
+
+
+def trainer_processes(name: str) -> list[int]:
+    """Live processes whose command line is the trainer child of run ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"gan_core.jobs" in argv and b"_run" in argv and name.encode() in argv and processes.alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 def test_the_lock_not_the_pid_says_alive(studio_dirs):
