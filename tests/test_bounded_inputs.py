@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from gan_core import restore as R
 from gan_core.cli.data import data_cli
 from gan_core.config import TrainConfig
-from gan_core.data import images as data
+from gan_core import data
 from gan_core.data.importer import DatasetError, import_dataset
 from gan_core.data.limits import upload_problem
 from gan_core.data.trash import delete_dataset, restore_dataset, trashed_datasets
