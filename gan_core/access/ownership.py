@@ -17,7 +17,8 @@ from gan_core.access.identity import AccessError, Identity, check
 from gan_core.access.limits import LIMIT_SETTINGS, check_limits, limits
 from gan_core.auglab import background
 from gan_core.config import TrainConfig
-from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root, delete_dataset
+from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root
+from gan_core.data.trash import delete_dataset
 from gan_core.experiments import sweep
 from gan_core.jobs import manager as jobs
 from gan_core.jobs.scheduler import file_lock
