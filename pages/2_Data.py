@@ -13,7 +13,7 @@ from gan_core import access  # noqa: E402
 from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
-                           load_dataset, restore_dataset, split_sizes, trashed_datasets)
+                           load_dataset, split_sizes, trashed_datasets)
 from gan_core.data.importer import data_root  # noqa: E402
 from gan_core.data.limits import upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
@@ -112,8 +112,8 @@ with tab_browse:
                     c1.caption(f"**{t.name}** · deleted {t.deleted}")
                     if c2.button("Restore", key=f"restore_{t.path.name}"):
                         try:
-                            restore_dataset(t.name, entry=t.path)
-                        except DatasetError as exc:
+                            ownership.restore_dataset_as(me, t.name, t.path)
+                        except (DatasetError, AccessError) as exc:
                             st.error(str(exc))
                         else:
                             st.cache_data.clear()

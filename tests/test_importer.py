@@ -210,7 +210,9 @@ def test_folder_import_then_load_list_overwrite(tmp_path):
     (src / "birds" / "3.png").write_bytes(png())
     assert import_dataset(src, "animals", overwrite=True).imported == 7
     assert len(data.load_dataset("animals", 8, 3)) == 7  # cache follows the new set
-    assert sorted(p.name for p in root.iterdir()) == ["animals"]
+    assert sorted(p.name for p in root.iterdir()) == [".trash", "animals"]  # no temporary folder left
+    (old,) = (root / ".trash").iterdir()  # the replaced set is kept, restorable
+    assert len(list(old.rglob("*.png"))) == 6
 
 
 def test_folder_symlinks_and_fifos_not_followed(tmp_path):

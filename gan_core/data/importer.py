@@ -41,6 +41,7 @@ import re
 import secrets
 import shutil
 import stat
+import time
 import zipfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -50,7 +51,13 @@ from typing import Callable, Iterator
 from PIL import Image
 
 from gan_core.data.limits import free_space_problem, import_max_side
-from gan_core.data.untrusted import MAX_IMAGE_PIXELS, SkipFile, decode_image, open_untrusted, to_l_or_rgb  # noqa: F401 - re-exported
+from gan_core.data.untrusted import (  # noqa: F401 - re-exported
+    MAX_IMAGE_PIXELS,
+    SkipFile,
+    decode_image,
+    open_untrusted,
+    to_l_or_rgb,
+)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUILTIN_DATASETS = ("fashion-mnist", "mnist", "cifar10", "digits", "shapes", "emoji")
@@ -473,15 +480,24 @@ def _swap_into_place(tmp: Path, final: Path, overwrite: bool) -> None:
         old = final.parent / f".old-{final.name}-{secrets.token_hex(4)}"
         os.rename(final, old)
     os.rename(tmp, final)
-    if old is not None:
-        _remove(old)
+    if old is not None:  # a replaced set is kept in the trash, like a deleted one (data.trash)
+        move_to_trash(old, final.name, final.parent)
 
 
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    else:
-        shutil.rmtree(path)
+TRASH_DIR = ".trash"
+
+
+def move_to_trash(path: Path, name: str, root: Path) -> Path:
+    """Rename ``path`` to ``root/.trash/<name>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3`` ... when two
+    land in one second): atomic on one file system, and restorable (``data.trash``)."""
+    trash = root / TRASH_DIR
+    trash.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest, n = trash / f"{name}-{stamp}", 2
+    while dest.exists():
+        dest, n = trash / f"{name}-{stamp}-{n}", n + 1
+    os.rename(path, dest)
+    return dest
 
 
 def is_imported_set(entry: Path) -> bool:

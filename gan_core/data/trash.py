@@ -15,9 +15,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gan_core.data.importer import REPORT_FILE, DatasetError, data_root, validate_name
+from gan_core.data.importer import (
+    REPORT_FILE,
+    TRASH_DIR,
+    DatasetError,
+    data_root,
+    move_to_trash,
+    validate_name,
+)
 
-TRASH_DIR = ".trash"
 _ENTRY = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}-\d{6})(?:-\d+)?$")
 
 
@@ -38,14 +44,8 @@ def delete_dataset(name: str, root: Path | None = None) -> Path:
     if target.is_symlink() or not target.is_dir() or not (target / REPORT_FILE).is_file():
         raise DatasetError(f"{name!r} in {root} was not imported by GAN Studio (it has no {REPORT_FILE}), "
                            "so the studio does not delete it; remove it by hand if you mean to")
-    trash = root / TRASH_DIR
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
-        trash.mkdir(exist_ok=True)
-        dest, n = trash / f"{name}-{stamp}", 2
-        while dest.exists():
-            dest, n = trash / f"{name}-{stamp}-{n}", n + 1
-        os.rename(target, dest)  # atomic, same file system: the set disappears at once, whole
+        dest = move_to_trash(target, name, root)  # atomic: the set disappears at once, whole
     except OSError as exc:
         raise DatasetError(f"could not move {target} to the trash: {exc.strerror or exc}") from None
     return dest
