@@ -13,8 +13,9 @@ from gan_core import access  # noqa: E402
 from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
-                           load_dataset, split_sizes)
+                           load_dataset, split_sizes, trashed_datasets)
 from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.data.limits import upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup  # noqa: E402
@@ -92,17 +93,32 @@ with tab_browse:
             if owner:
                 st.caption(f"Imported by {owner}")
             with st.popover("Delete this set", icon=":material/delete:", disabled=bool(not_yours), help=not_yours):
-                st.write(f"Delete **{info.name}** and its files from `{data_root()}`? This cannot be undone. "
-                         "Runs trained on it keep their weights.")
-                if st.button("Delete for good", type="primary", key=f"delete_{info.name}"):
+                st.write(f"Move **{info.name}** to the trash (`{data_root() / '.trash'}`)? It can be restored "
+                         "below. Runs trained on it keep their weights.")
+                if st.button("Move to trash", type="primary", key=f"delete_{info.name}"):
                     try:
                         ownership.delete_dataset_as(me, info.name)
                     except (DatasetError, AccessError) as exc:
                         st.error(str(exc))
                     else:
                         st.cache_data.clear()
-                        st.toast(f"Deleted {info.name}")
+                        st.toast(f"Moved {info.name} to the trash")
                         st.rerun()
+        trash = trashed_datasets()
+        if trash:
+            with st.expander(f"Trash ({len(trash)})", icon=":material/restore_from_trash:"):
+                for t in trash[:20]:
+                    c1, c2 = st.columns([2, 1])
+                    c1.caption(f"**{t.name}** · deleted {t.deleted}")
+                    if c2.button("Restore", key=f"restore_{t.path.name}"):
+                        try:
+                            ownership.restore_dataset_as(me, t.name, t.path)
+                        except (DatasetError, AccessError) as exc:
+                            st.error(str(exc))
+                        else:
+                            st.cache_data.clear()
+                            st.toast(f"Restored {t.name}")
+                            st.rerun()
     with right:
         if not info.available:
             st.warning(f"**{info.name}** is not on this machine. It needs {info.note.removeprefix('missing: needs ')}.",
@@ -156,10 +172,13 @@ with tab_import:
         submitted = st.form_submit_button("Import", type="primary", icon=":material/upload:")
     taken = bool(name) and (data_root() / name).exists()
     if submitted:
+        too_much = upload_problem([f.size for f in files or []])
         if not files:
             st.error("Choose a .zip or some images first.")
         elif not name:
             st.error("Give the new set a name.")
+        elif too_much:
+            st.session_state["import_result"] = ("error", f"Not imported: {too_much}", [])
         elif taken and not replace:
             free = next(f"{name}-{i}" for i in range(2, 10_000) if not (data_root() / f"{name}-{i}").exists())
             st.session_state["import_result"] = (

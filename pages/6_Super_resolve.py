@@ -34,6 +34,9 @@ scale = st.radio("Scale", [4, 2], format_func=lambda s: f"x{s}", horizontal=True
 demo = st.checkbox("Demo mode (downscale first, score against the original)",
                    value=st.session_state.get("sr_source", "Data set image") != "Upload", key="sr_demo")
 low = R.degrade_for_demo(image, "superres", scale=scale)[0] if demo else image
+low, reduced = R.fit_pixels(low, R.MAX_OUTPUT_PIXELS // scale**2)  # the result's size is bounded
+if reduced:
+    st.info(f"The input was {reduced}, so the x{scale} result stays under {R.MAX_OUTPUT_PIXELS:,} pixels.")
 
 method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="sr_method", horizontal=True,
                   index=list(METHOD_LABELS).index(default_method("superres")))

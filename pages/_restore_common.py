@@ -77,10 +77,14 @@ def pick_image(prefix: str) -> tuple[Image.Image | None, str]:
         if up is None:
             return None, ""
         try:
-            return R.open_image(up), up.name
+            image = R.open_image(up)
         except R.RestoreError as exc:
             st.error(str(exc))
             return None, ""
+        image, reduced = R.fit_pixels(image)
+        if reduced:
+            st.info(f"The upload was {reduced}.")
+        return image, up.name
     sets = [d.name for d in list_datasets() if d.available]
     if not sets:
         st.info("No data set is available: upload an image instead.")

@@ -21,6 +21,7 @@ from conftest import ROOT, run_env, stop_process
 from gan_core import access
 from gan_core.access import AccessError, Identity, ownership
 from gan_core.config import PRESETS, TrainConfig, preset_for
+from gan_core.data import trashed_datasets
 from gan_core.data.importer import import_dataset
 from gan_core.experiments.sweep import expand
 from gan_core.jobs import manager as jobs
@@ -361,6 +362,18 @@ def test_data_sets_are_deleted_only_by_their_creator(tmp_path, monkeypatch):
         assert popover.disabled == disabled and ("created by alice" in popover.help) == disabled
     ownership.delete_dataset_as(ALICE, "alices-set")
     assert not folder.exists()
+
+    # the trash keeps its creator: only Alice (or an operator) brings it back
+    (entry,) = trashed_datasets()
+    with pytest.raises(AccessError, match="cannot restore"):
+        ownership.restore_dataset_as(BOB, "alices-set", entry.path)
+    ownership.restore_dataset_as(ALICE, "alices-set", entry.path)
+    assert len(list(folder.glob("*.png"))) == 3
+
+    # replacing a set on import keeps the old one in the trash too
+    import_dataset(src, "alices-set", overwrite=True)
+    (kept,) = trashed_datasets()
+    assert kept.name == "alices-set" and len(list(kept.path.glob("*.png"))) == 3
 
 
 def test_runs_without_a_recorded_creator_belong_to_operators_only():

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gan_core import data
+from gan_core.data.trash import delete_dataset
 from gan_core.data.importer import (
     DatasetError,
     ImportReport,
     SkipFile,
     decode_image,
-    delete_dataset,
     import_dataset,
     safe_parts,
     validate_name,
@@ -176,7 +176,7 @@ def test_huge_image_refused_without_decoding(tmp_path):
     report = import_dataset(folder, "huge", tmp_path / "root")
     assert time.monotonic() - start < 5
     reasons = dict(report.skipped)
-    assert reasons["big.png"] == "too large: 7000x7000 pixels"
+    assert reasons["big.png"].startswith("too large: 7000x7000 pixels, over the limit of 40,000,000")
     assert reasons["bomb.png"].startswith("too large")
     assert report.imported == 1
 
@@ -210,7 +210,9 @@ def test_folder_import_then_load_list_overwrite(tmp_path):
     (src / "birds" / "3.png").write_bytes(png())
     assert import_dataset(src, "animals", overwrite=True).imported == 7
     assert len(data.load_dataset("animals", 8, 3)) == 7  # cache follows the new set
-    assert sorted(p.name for p in root.iterdir()) == ["animals"]
+    assert sorted(p.name for p in root.iterdir()) == [".trash", "animals"]  # no temporary folder left
+    (old,) = (root / ".trash").iterdir()  # the replaced set is kept, restorable
+    assert len(list(old.rglob("*.png"))) == 6
 
 
 def test_folder_symlinks_and_fifos_not_followed(tmp_path):
@@ -255,7 +257,7 @@ def test_delete(tmp_path):
     root = tmp_path / "root"
     import_dataset(src, "gone", root)
     delete_dataset("gone", root)
-    assert list(root.iterdir()) == []
+    assert [p.name for p in root.iterdir()] == [".trash"]  # moved there, not removed (test_bounded_inputs restores)
     with pytest.raises(DatasetError, match="no imported data set"):
         delete_dataset("gone", root)
 

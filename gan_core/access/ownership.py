@@ -17,7 +17,8 @@ from gan_core.access.identity import AccessError, Identity, check
 from gan_core.access.limits import LIMIT_SETTINGS, check_limits, limits
 from gan_core.auglab import background
 from gan_core.config import TrainConfig
-from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root, delete_dataset
+from gan_core.data.importer import NAME_PATTERN, REPORT_FILE, DatasetError, data_root
+from gan_core.data.trash import delete_dataset, restore_dataset
 from gan_core.experiments import sweep
 from gan_core.jobs import manager as jobs
 from gan_core.jobs.scheduler import file_lock
@@ -131,6 +132,15 @@ def record_dataset_owner(name: str, identity: Identity, root: Path | None = None
 def delete_dataset_as(identity: Identity, name: str, root: Path | None = None) -> None:
     check(identity, dataset_owner(name, root), name, "delete", "data set")
     delete_dataset(name, root)
+
+
+def restore_dataset_as(identity: Identity, name: str, entry: Path, root: Path | None = None) -> Path:
+    """Bring a trashed set back: its creator (recorded in the report that travelled with it)
+    or an operator only."""
+    report = read_json(Path(entry) / REPORT_FILE) or {}
+    owner = report.get("created_by") if isinstance(report.get("created_by"), str) else None
+    check(identity, owner or None, name, "restore", "data set")
+    return restore_dataset(name, root, entry=entry)
 
 
 # ---- augmentation labs ----------------------------------------------------------------------

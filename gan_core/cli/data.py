@@ -1,4 +1,4 @@
-"""``python -m gan_core data import|list|delete|download``."""
+"""``python -m gan_core data import|list|delete|restore|download``."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,8 @@ import sys
 
 from gan_core.data.catalogue import download_builtin, list_datasets
 from gan_core.data.images import DatasetInfo, clear_cache
-from gan_core.data.importer import DatasetError, data_root, delete_dataset, import_dataset
+from gan_core.data.importer import DatasetError, data_root, import_dataset
+from gan_core.data.trash import delete_dataset, restore_dataset, trashed_datasets
 
 
 def data_cli(argv: list[str]) -> int:
@@ -26,9 +27,16 @@ def data_cli(argv: list[str]) -> int:
         elif args.command == "list":
             _print_table(list_datasets())
         elif args.command == "delete":
-            delete_dataset(args.name)
+            where = delete_dataset(args.name)
             clear_cache()
-            print(f"Deleted data set {args.name!r}")
+            print(f"Deleted data set {args.name!r} (moved to {where}; `python -m gan_core data restore {args.name}` brings it back)")
+        elif args.command == "restore":
+            where = restore_dataset(args.name)
+            clear_cache()
+            print(f"Restored data set {args.name!r} to {where}")
+        elif args.command == "trash":
+            for t in trashed_datasets():
+                print(f"{t.name}  deleted {t.deleted}  {t.path}")
         else:
             print(f"Downloaded {args.name} into {download_builtin(args.name)}")
     except DatasetError as exc:
@@ -47,8 +55,11 @@ def _cli_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="name of the new set (letters, digits, . _ -)")
     p.add_argument("--overwrite", action="store_true", help="replace a set of the same name")
     sub.add_parser("list", help="list built-in and imported data sets")
-    p = sub.add_parser("delete", help="delete an imported data set")
+    p = sub.add_parser("delete", help="move a data set the studio imported to the trash ($GAN_DATA/.trash)")
     p.add_argument("name")
+    p = sub.add_parser("restore", help="bring a deleted data set back from the trash (its newest copy)")
+    p.add_argument("name")
+    sub.add_parser("trash", help="list the data sets in the trash")
     p = sub.add_parser("download", help="download a built-in through torchvision (online)")
     p.add_argument("name", choices=("fashion-mnist", "mnist", "cifar10"))
     return parser

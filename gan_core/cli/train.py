@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.config import PRESETS, ConfigError, TrainConfig, full_help, preset_for, read_config_values
+from gan_core.runs.locks import TrainerBusy, acquire_trainer_lock, release_trainer_lock
 from gan_core.runs.rundir import RunDir, RunError
 from gan_core.training.loop import train
 
@@ -65,8 +66,16 @@ def cmd_train(argv: list[str]) -> int:
     except (ConfigError, RunError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        lock = acquire_trainer_lock(run.path)  # a background trainer of this run may be alive
+    except TrainerBusy as exc:
+        print(f"error: {exc}; stop it first", file=sys.stderr)
+        return 2
     print(f"run folder: {run.path}", flush=True)
-    state = train(run, resume=resume)
+    try:
+        state = train(run, resume=resume)
+    finally:
+        release_trainer_lock(lock)
     if state not in ("finished", "stopped"):
         print(f"error: run ended {state}: {run.read_status().get('error')}", file=sys.stderr)
         return 1

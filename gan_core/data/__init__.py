@@ -22,14 +22,14 @@ from gan_core.data.importer import (
                                   ImportReport,
                                   Limits,
                                   data_root,
-                                  delete_dataset,
                                   import_dataset,
 )
 from gan_core.data.shapes import SHAPE_CLASSES, make_shapes, render_shape, render_shapes
+from gan_core.data.trash import TrashedSet, delete_dataset, restore_dataset, trashed_datasets
 
 __all__ = ["BUILTIN_DATASETS", "CIFAR10_CLASSES", "DIGIT_CLASSES", "FASHION_CLASSES", "REPORT_FILE", "SHAPE_CLASSES",
            "DatasetError", "DatasetInfo", "ImageSet", "ImportReport", "Limits", "clear_cache", "data_root",
            "delete_dataset", "describe_requirements", "download_builtin", "find_fashion", "folder_split_sizes",
            "import_dataset",
            "list_datasets", "load_dataset", "make_shapes", "match_channels", "read_idx", "render_shape",
-           "render_shapes", "split_sizes"]
+           "render_shapes", "restore_dataset", "split_sizes", "trashed_datasets", "TrashedSet"]

@@ -41,18 +41,24 @@ import re
 import secrets
 import shutil
 import stat
-import warnings
+import time
 import zipfile
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-import numpy as np
 from PIL import Image
 
-MAX_IMAGE_PIXELS = 40_000_000  # 40 megapixels; larger images are refused undecoded
+from gan_core.data.limits import free_space_problem, import_max_side
+from gan_core.data.untrusted import (  # noqa: F401 - re-exported
+    MAX_IMAGE_PIXELS,
+    SkipFile,
+    decode_image,
+    open_untrusted,
+    to_l_or_rgb,
+)
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 BUILTIN_DATASETS = ("fashion-mnist", "mnist", "cifar10", "digits", "shapes", "emoji")
 # Folders the built-ins keep under data_root(): not imported sets, never import names.
@@ -105,10 +111,6 @@ class Limits:
     max_files: int | None = 50_000
     max_total_bytes: int | None = 2 * 1024**3
     max_file_bytes: int | None = 64 * 1024**2
-
-
-class SkipFile(Exception):
-    """One file is unusable; ``str(exc)`` is the reason shown in the report."""
 
 
 # ---------------------------------------------------------------------------- sources
@@ -356,87 +358,6 @@ def _arrange(entries: list[SourceFile]):
 # ---------------------------------------------------------------------------- decoding
 
 
-@contextmanager
-def open_untrusted(data: bytes) -> Iterator[Image.Image]:
-    """Open untrusted image bytes with Pillow, for the ``with`` block only.
-
-    The size is checked from the header before anything is decoded, so a decompression
-    bomb costs nothing. Any exception from Pillow inside the block becomes ``SkipFile``:
-    one hostile file must never stop a whole import or load.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # DecompressionBombWarning, EXIF noise, ...
-            with Image.open(io.BytesIO(data)) as im:
-                w, h = im.size
-                if w * h > MAX_IMAGE_PIXELS:
-                    raise SkipFile(f"too large: {w}x{h} pixels")
-                if w < 1 or h < 1:
-                    raise SkipFile(f"corrupt: empty {w}x{h} image")
-                yield im
-    except SkipFile:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise SkipFile(f"too large: {exc}"[:200]) from None
-    except Image.UnidentifiedImageError:
-        raise SkipFile("not an image") from None
-    except Exception as exc:  # noqa: BLE001 - OSError, SyntaxError, ValueError, struct.error...
-        raise SkipFile(f"corrupt: {type(exc).__name__}: {exc}"[:200]) from None
-
-
-def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
-    """Decode untrusted bytes into a loaded "L" or "RGB" image, or raise ``SkipFile``.
-    ``draft_size`` lets JPEG decode at reduced scale."""
-    with open_untrusted(data) as im:
-        if draft_size and im.format == "JPEG":
-            im.draft("RGB" if im.mode != "L" else "L", (draft_size, draft_size))
-        im.load()
-        return to_l_or_rgb(im)
-
-
-def to_l_or_rgb(im: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit "L" or "RGB" (rules in the module docstring)."""
-    mode = im.mode
-    if mode in ("L", "RGB"):
-        return im.copy()
-    if mode == "1":
-        return im.convert("L")
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        return Image.fromarray(_wide_to_uint8(np.asarray(im), mode), "L")
-    if mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-        mode = im.mode
-    if mode == "PA":
-        im, mode = im.convert("RGBA"), "RGBA"
-    if mode in ("RGBA", "LA", "La", "RGBa"):
-        return _on_black(im)
-    return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
-
-
-def _wide_to_uint8(a: np.ndarray, mode: str) -> np.ndarray:
-    a = a.astype(np.float64)
-    if mode == "F":
-        finite = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
-        lo, hi = float(finite.min()), float(finite.max())
-        if lo >= 0.0 and hi <= 1.0:
-            a = finite * 255.0
-        else:
-            a = (finite - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(finite)
-    else:  # 16-bit data (I;16* and "I", which Pillow uses for 16-bit PNGs)
-        a = np.clip(a, 0, 65535) / 257.0
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
-
-
-def _on_black(im: Image.Image) -> Image.Image:
-    """Composite a transparent image on black (alpha premultiplied into the colour)."""
-    grey = im.mode in ("LA", "La")
-    im = im.convert("LA" if grey else "RGBA")
-    a = np.asarray(im).astype(np.float32)
-    out = a[..., :-1] * (a[..., -1:] / 255.0)
-    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
-    return Image.fromarray(out[..., 0], "L") if grey else Image.fromarray(out, "RGB")
-
-
 def iter_images(source: Source, wanted: list[tuple[SourceFile, int | None]],
                 draft_size: int | None = None) -> Iterator[tuple[SourceFile, int | None, Image.Image]]:
     """Decode the wanted files of a source, recording skips in ``source.skipped``."""
@@ -482,7 +403,9 @@ def import_dataset(src: str | Path, name: str, root: Path | None = None, *,
     original file survives but pixels); class folders are kept (names made
     filesystem-safe) and the report is saved as ``import_report.json`` beside them.
     The set is built in a hidden temp folder inside ``root`` and renamed into place at
-    the end, so a failed import leaves nothing behind.
+    the end, so a failed import leaves nothing behind. Images over ``GAN_IMPORT_MAX_SIDE``
+    (1024 px) are stored downscaled; an import is refused when the disk is nearly full
+    (``GAN_MIN_FREE_MB``, see data/limits.py).
     """
     validate_name(name)
     root = Path(root) if root is not None else data_root()
@@ -491,6 +414,9 @@ def import_dataset(src: str | Path, name: str, root: Path | None = None, *,
         raise DatasetError(f"a data set named {name!r} already exists in {root}; "
                            "choose another name or pass overwrite=True (--overwrite)")
     limits = Limits(max_files, max_total_bytes, max_file_bytes)
+    problem = free_space_problem(root, f"importing {name!r}")
+    if problem:
+        raise DatasetError(problem)
     source = open_source(src, limits)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -513,7 +439,10 @@ def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportR
     class_dirs = safe_folder_names(source.classes)
     count = 0
     used = set()
-    for f, label, im in iter_images(source, source.files):
+    side = import_max_side()
+    for f, label, im in iter_images(source, source.files, draft_size=side):
+        if max(im.size) > side:  # stored at a bounded size (GAN_IMPORT_MAX_SIDE); training uses <= 128 px
+            im.thumbnail((side, side), Image.Resampling.LANCZOS)
         folder = tmp if label is None else tmp / class_dirs[label]
         folder.mkdir(exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(f.parts[-1]).stem)[:40].lstrip(".")
@@ -551,30 +480,24 @@ def _swap_into_place(tmp: Path, final: Path, overwrite: bool) -> None:
         old = final.parent / f".old-{final.name}-{secrets.token_hex(4)}"
         os.rename(final, old)
     os.rename(tmp, final)
-    if old is not None:
-        _remove(old)
+    if old is not None:  # a replaced set is kept in the trash, like a deleted one (data.trash)
+        move_to_trash(old, final.name, final.parent)
 
 
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    else:
-        shutil.rmtree(path)
+TRASH_DIR = ".trash"
 
 
-def delete_dataset(name: str, root: Path | None = None) -> None:
-    """Remove an imported set ``root/name`` (validated name: no paths, no built-ins)."""
-    validate_name(name)
-    root = Path(root) if root is not None else data_root()
-    target = root / name
-    if not (target.exists() or target.is_symlink()):
-        raise DatasetError(f"no imported data set named {name!r} in {root}")
-    trash = root / f".delete-{name}-{secrets.token_hex(4)}"
-    try:
-        os.rename(target, trash)  # atomic: the set disappears at once
-        _remove(trash)
-    except OSError as exc:
-        raise DatasetError(f"could not delete {target}: {exc}") from None
+def move_to_trash(path: Path, name: str, root: Path) -> Path:
+    """Rename ``path`` to ``root/.trash/<name>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3`` ... when two
+    land in one second): atomic on one file system, and restorable (``data.trash``)."""
+    trash = root / TRASH_DIR
+    trash.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest, n = trash / f"{name}-{stamp}", 2
+    while dest.exists():
+        dest, n = trash / f"{name}-{stamp}-{n}", n + 1
+    os.rename(path, dest)
+    return dest
 
 
 def is_imported_set(entry: Path) -> bool:

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
-from gan_core.config import ConfigError, TrainConfig
+from gan_core.config import TrainConfig
+from gan_core.inference.checkpoint_checks import check_fits, checked_classes, checked_config, checked_step
 from gan_core.models.image import truncated_normal
 from gan_core.models.stylegan2 import mix_styles
 from gan_core.runs.rundir import CheckpointError, RunDir, load_checkpoint_file
@@ -60,30 +61,24 @@ def load_generator(run: str | None = None, checkpoint: str | Path | None = None,
     if run_dir is not None:
         cfg = run_dir.config()
     else:
-        cfg = _config_from_meta(meta, path, "give --run to take the architecture from a run")
-    classes = list(meta.get("classes") or (run_dir and _classes_of(run_dir)) or [])
-    G = build_generator(cfg, len(classes) if cfg.conditional else 0)
+        cfg = checked_config(meta, path.name, "give --run to take the architecture from a run")
+    step = checked_step(meta, path.name)
+    classes = checked_classes(meta, path.name) or (run_dir and _classes_of(run_dir)) or []
+    n_classes = len(classes) if cfg.conditional else 0
     state, used = _generator_state(tensors, ema)
-    _load_strict(G, state, path.name, "generator")
+    check_fits(lambda: build_generator(cfg, n_classes), state, path.name, "generator")  # before any allocation
+    G = build_generator(cfg, n_classes)
+    G.load_state_dict(state)
     D = None
     if with_discriminator:
         d_state = {k[2:]: v for k, v in tensors.items() if k.startswith("D.")}
         if d_state:
-            D = build_discriminator(cfg, len(classes) if cfg.conditional else 0)
-            _load_strict(D, d_state, path.name, "discriminator")
+            check_fits(lambda: build_discriminator(cfg, n_classes), d_state, path.name, "discriminator")
+            D = build_discriminator(cfg, n_classes)
+            D.load_state_dict(d_state)
             D.to(device).eval()
     G.to(device, memory_format=torch.channels_last).eval()  # faster convolutions on CPU and GPU
-    return LoadedGenerator(G, cfg, classes, int(meta.get("step", 0)), run or str(path), used, meta, D)
-
-
-def _config_from_meta(meta: dict[str, Any], path: Path, hint: str) -> TrainConfig:
-    """The architecture a checkpoint file carries in its metadata, validated."""
-    if "config" not in meta:
-        raise CheckpointError(f"{path.name} carries no GAN Studio metadata (model and config), so its architecture is unknown: {hint}")
-    try:
-        return TrainConfig.from_dict(meta["config"])
-    except ConfigError as exc:
-        raise CheckpointError(f"{path.name}: its stored config is not valid here ({exc})") from None
+    return LoadedGenerator(G, cfg, list(classes), step, run or str(path), used, meta, D)
 
 
 def _resolve_checkpoint(run_dir: RunDir | None, checkpoint: str | Path | None) -> Path:
@@ -122,24 +117,6 @@ def _generator_state(tensors: dict[str, torch.Tensor], ema: bool) -> tuple[dict[
         if state:
             return state, name
     return tensors, "raw"  # a bare generator state dict
-
-
-def _load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str, what: str) -> None:
-    """Load weights, or say exactly which tensors do not fit the architecture."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        parts = []
-        if wrong:
-            parts.append(f"shape mismatch: {', '.join(wrong[:4])}{' ...' if len(wrong) > 4 else ''}")
-        if missing:
-            parts.append(f"missing: {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
-        if unexpected:
-            parts.append(f"unexpected: {', '.join(unexpected[:4])}{' ...' if len(unexpected) > 4 else ''}")
-        raise CheckpointError(f"{source} does not fit this {what}'s architecture ({'; '.join(parts)})")
-    module.load_state_dict(state)
 
 
 # ---- generating -------------------------------------------------------------------------
@@ -333,13 +310,17 @@ def import_checkpoint(path: Path, name: str, root: Path | None = None) -> RunDir
     generator checked against its own config; nothing is created if that fails."""
     path = Path(path)
     tensors, meta = load_checkpoint_file(path)
-    cfg = _config_from_meta(meta, path, "sample it with `python -m gan_core sample --run RUN --checkpoint FILE` instead")
-    classes = list(meta.get("classes") or [])
+    cfg = checked_config(meta, path.name, "sample it with `python -m gan_core sample --run RUN --checkpoint FILE` instead")
+    step = checked_step(meta, path.name)
+    classes = checked_classes(meta, path.name)
     state, _ = _generator_state(tensors, ema=True)
-    _load_strict(build_generator(cfg, len(classes) if cfg.conditional else 0), state, path.name, "generator")
+    check_fits(lambda: build_generator(cfg, len(classes) if cfg.conditional else 0), state, path.name, "generator")
     run = RunDir.create(name, cfg.replace(init_from=""), root)
-    step = int(meta.get("step", 0))
-    run.save_checkpoint(step, tensors, {**meta, "imported_from": path.name})
-    run.write_status(state="imported", step=step, imported_from=path.name)
+    try:
+        run.save_checkpoint(step, tensors, {**meta, "imported_from": path.name})
+        run.write_status(state="imported", step=step, imported_from=path.name)
+    except BaseException:
+        run.delete()  # a full disk must not leave a run without its checkpoint
+        raise
     run.log(f"imported from {path.name} (step {step})")
     return run

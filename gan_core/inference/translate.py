@@ -45,13 +45,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from gan_core.data.images import fit_image, load_dataset, to_image_tensor
-from gan_core.data.importer import (
-    DatasetError,
-    Limits,
-    SkipFile,
-    open_untrusted,
-    to_l_or_rgb,
-)
+from gan_core.data.importer import DatasetError, Limits
 from gan_core.data.paired import (
     PAIRED_TRANSFORMS,
     domains,
@@ -59,6 +53,7 @@ from gan_core.data.paired import (
     load_paired_folder,
     paired_input,
 )
+from gan_core.data.untrusted import SkipFile, open_untrusted, to_l_or_rgb
 from gan_core.inference.generators import png_bytes, to_pil
 from gan_core.models.translation import (
     CYCLEGAN_BLOCKS,

@@ -11,6 +11,7 @@ import traceback
 
 from gan_core.jobs.processes import HOST, boot_id, start_ticks
 from gan_core.jobs.scheduler import schedule
+from gan_core.runs.locks import TrainerBusy, acquire_trainer_lock, release_trainer_lock
 from gan_core.runs.rundir import RunDir
 from gan_core.runs.states import RunState
 
@@ -24,6 +25,13 @@ def run_child(argv: list[str], early_stop=lambda: False) -> int:
     run = RunDir.open(args.name)
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     main = rank == 0
+    lock = None
+    if main:
+        try:
+            lock = acquire_trainer_lock(run.path)  # held until this process ends: the run's one trainer
+        except TrainerBusy as exc:
+            print(f"not training: {exc}; this duplicate start exits and leaves the run to it", flush=True)
+            return 1
     state = "failed"
     try:
         from gan_core.training.loop import train  # the slow import, before the last look for an early stop
@@ -51,6 +59,7 @@ def run_child(argv: list[str], early_stop=lambda: False) -> int:
     finally:
         if main:
             run.stop_path.unlink(missing_ok=True)  # honoured (or moot): a later start must not see it
+            release_trainer_lock(lock)  # the final state is written: a resume may start a new trainer
             _release_gpu_memory()  # the next job may start on this GPU before this process has exited
             try:
                 schedule(run.path.parent)

@@ -11,11 +11,15 @@ else lives in the run folder's ``status.json``::
     launcher_start   and its start time in clock ticks since boot (/proc/<pid>/stat field 22),
     pid, pid_start   the trainer process (rank 0), written by the trainer itself,
     host, boot_id    where it runs (a reboot or a reused pid is never taken for the trainer)
-    launch           nproc / nnodes / rdzv_endpoint / cwd, reused by ``resume``
+    launch           nproc / nnodes / rdzv_endpoint, reused by ``resume`` (and cwd, for people: the
+                     trainer runs in the studio's own folder, never a folder read from this file)
     queued_at        queue order
 
+The live trainer holds ``trainer.lock`` in its run folder for its whole life (runs/locks.py);
+that lock, or a recorded process whose start time still matches, is what "alive" means.
 ``crashed`` is never written by the trainer: it is derived when status is read (the state
-says running/stopping but neither recorded process is alive) and then persisted.
+says running/stopping, the lock is free and no recorded process is alive) and persisted in
+the same hold of the status lock, so it cannot land over a resume that came in between.
 
 The queue needs no daemon: every launch, resume and status read runs a scheduler pass, and
 every trainer runs one when it ends (also when it fails), under an exclusive ``flock`` on
@@ -33,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.config import ConfigError, TrainConfig
-from gan_core.jobs.processes import HOST, job_alive, kill_job, reap, signal_pid
+from gan_core.data.images import BUILTIN_DATASETS
+from gan_core.data.limits import free_space_problem
+from gan_core.jobs.processes import HOST, job_alive, kill_job, reap, signal_trainer
 from gan_core.jobs.scheduler import (
     JobError,
     max_jobs,
@@ -90,6 +96,8 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
         raise JobError("more than one node needs a rendezvous address (--rdzv-endpoint HOST:PORT)")
     if world > 1 and (cfg.batch_size % world or cfg.batch_size // world < 2):
         raise ConfigError("batch_size", f"{cfg.batch_size} does not split into {world} equal per-process batches of 2 or more")
+    _check_free_space(runs_root(root), f"launching {name}")
+    cfg = _absolute_data_path(cfg)
     run = RunDir.create(name, cfg, runs_root(root))
     run.write_status(state="queued", queued_at=time.time(), resume=False, created_by=created_by,
                      launch={"nproc": int(nproc), "nnodes": int(nnodes), "rdzv_endpoint": rdzv_endpoint, "cwd": os.getcwd()})
@@ -98,15 +106,30 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
     return run
 
 
+def _check_free_space(root: Path, what: str) -> None:
+    problem = free_space_problem(root, what)
+    if problem:
+        raise JobError(problem)
+
+
+def _absolute_data_path(cfg: TrainConfig) -> TrainConfig:
+    """A data folder given relative to here, made absolute: the trainer runs elsewhere."""
+    path = Path(cfg.data).expanduser()
+    if cfg.data in BUILTIN_DATASETS or path.is_absolute() or not path.exists() or (Path(os.environ.get("GAN_DATA") or "data") / cfg.data).is_dir():
+        return cfg
+    return cfg.replace(data=str(path.resolve()))
+
+
 def resume(name: str, *, root: Path | str | None = None) -> RunDir:
     """Queue a stopped, crashed, failed, diverged or cancelled run to continue from its
     newest good checkpoint (same config, same folder; metrics continue from that step)."""
     run = open_run(name, root)
-    with scheduler_lock(run.path.parent):
+    with scheduler_lock(run.path.parent), run.status_lock():  # one verdict, one write: two resumes queue it once
         state, st = derive(run)
         if not RunState.permits(state, "resume"):
             raise JobError(_why_not_resume(name, state, st))
         run.config()  # a broken config is refused here, not in a background process
+        _check_free_space(run.path.parent, f"resuming {name}")
         run.stop_path.unlink(missing_ok=True)
         run.write_status(state="queued", queued_at=time.time(), resume=True, previous_state=state, host=HOST)
     ckpt = run.latest_checkpoint()
@@ -131,7 +154,7 @@ def cancel(name: str, *, root: Path | str | None = None) -> str:
     """Take a queued run off the queue: a fresh run becomes ``cancelled``, a queued resume
     goes back to the state it had. Refuses any other state. Returns the new state."""
     run = open_run(name, root)
-    with scheduler_lock(run.path.parent):  # no pass can start it meanwhile
+    with scheduler_lock(run.path.parent), run.status_lock():  # no pass can start it meanwhile
         state, st = derive(run)
         if not RunState.permits(state, "cancel"):
             raise JobError(f"run {name} is {state}, not queued; only a queued run can be cancelled"
@@ -148,21 +171,23 @@ def stop(name: str, timeout: float = 60, *, wait: bool = False, root: Path | str
     (a thread here, or the next status read anywhere, enforces the timeout); ``wait=True``
     returns the final state. A queued run is cancelled instead."""
     run = open_run(name, root)
-    state, st = derive(run)
+    with run.status_lock():  # the trainer's "finished" cannot land between this read and the write
+        state, st = derive(run)
+        if RunState.is_live(state):
+            if st.get("host") and st["host"] != HOST:
+                raise JobError(f"run {name} runs on {st['host']}; stop it there")
+            now = time.time()
+            deadline = min(float(st.get("stop_deadline") or now + timeout), now + timeout)
+            signalled = st.get("pid_start") is not None  # the trainer has its handler: safe to signal
+            st = run.write_status(state="stopping", stop_requested=st.get("stop_requested") or now, stop_deadline=deadline,
+                                  stop_signalled=now if signalled else None)
+            run.stop_path.touch()
     if state == RunState.QUEUED:
-        return cancel(name, root=run.path.parent)
+        return cancel(name, root=run.path.parent)  # outside the status lock: cancel takes the scheduler lock first
     if not RunState.is_live(state):
         return state
-    if st.get("host") and st["host"] != HOST:
-        raise JobError(f"run {name} runs on {st['host']}; stop it there")
-    now = time.time()
-    deadline = min(float(st.get("stop_deadline") or now + timeout), now + timeout)
-    signalled = st.get("pid_start") is not None  # the trainer has its handler: safe to signal
-    st = run.write_status(state="stopping", stop_requested=st.get("stop_requested") or now, stop_deadline=deadline,
-                          stop_signalled=now if signalled else None)
-    run.stop_path.touch()
     if signalled:
-        signal_pid(st.get("pid"), signal.SIGTERM)
+        signal_trainer(st, signal.SIGTERM)
     note(run, f"stop requested (killed if still running in {deadline - now:.0f} s)")
     if wait:
         return _wait_stopped(run, deadline)

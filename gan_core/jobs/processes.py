@@ -111,6 +111,18 @@ def signal_pid(pid: Any, sig: int) -> None:
         os.kill(int(pid), sig)
 
 
+def signal_trainer(status: dict[str, Any], sig: int) -> bool:
+    """Signal the recorded trainer only if its start time still matches (a reused pid is
+    someone else's process). Returns whether a signal was sent."""
+    pid, start = status.get("pid"), status.get("pid_start")
+    if start is None and HAVE_PROC:
+        return False  # nothing to match against: the trainer has not recorded itself yet
+    if not alive(pid, start):
+        return False
+    signal_pid(pid, sig)
+    return True
+
+
 def kill_job(status: dict[str, Any]) -> None:
     """SIGKILL the job: the launcher's descendants, its process group (ours: it leads its
     own session), and the trainer. Only processes whose start time still matches."""

@@ -17,6 +17,9 @@ from gan_core.runs.rundir import RunDir, RunError, list_runs
 from gan_core.runs.states import RunState
 
 LOCK_NAME = ".scheduler.lock"
+# The trainer runs in the studio's own folder with PYTHONSAFEPATH set: neither its working
+# directory nor its import path comes from a file in the run folder, which others may write.
+STUDIO_DIR = Path(__file__).resolve().parents[2]
 _TORCHRUN_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK", "GROUP_WORLD_SIZE",
                  "ROLE_RANK", "ROLE_NAME", "ROLE_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -126,8 +129,8 @@ def _free_gpus(need: int, busy: set[int], cfg: TrainConfig) -> list[int] | None:
 
 def _child_env(run: RunDir, gpus: list[int] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _TORCHRUN_ENV and not k.startswith("TORCHELASTIC_")}
-    package_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([package_parent, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(STUDIO_DIR), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONSAFEPATH"] = "1"  # `-m` would otherwise put the working directory first on sys.path
     env["GAN_CHECKPOINTS"] = str(run.path.parent)
     env["GAN_DATA"] = str(Path(os.environ.get("GAN_DATA") or "data").resolve())
     env["GAN_STUDIO_STDOUT_IS_LOG"] = "1"
@@ -154,6 +157,10 @@ def child_command(name: str, launch: dict[str, Any], resume: bool) -> list[str]:
 def _start(run: RunDir, st: dict[str, Any], busy_gpus: set[int], launched_by: str) -> None:
     launch = st.get("launch") or {}
     resume = bool(st.get("resume"))
+    if run.trainer_alive():  # a trainer already owns the folder: a second one would write over it
+        run.write_status(state="running", resume=False)
+        note(run, "not started: a live trainer already holds this run's lock")
+        return
     try:
         cfg = run.config()
         gpus = _free_gpus(slots(st), busy_gpus, cfg)
@@ -163,7 +170,7 @@ def _start(run: RunDir, st: dict[str, Any], busy_gpus: set[int], launched_by: st
                          stop_requested=None, stop_deadline=None, stop_signalled=None)
         with open(run.log_path, "ab") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True, cwd=launch.get("cwd") or os.getcwd(),
+                                    start_new_session=True, close_fds=True, cwd=STUDIO_DIR,
                                     env=_child_env(run, gpus))
     except (OSError, RunError, ValueError) as exc:
         run.write_status(state="failed", error=f"could not start the trainer: {exc}", ended=time.time())

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gan_core.jobs.processes import HOST, job_alive, kill_job, signal_pid
+from gan_core.jobs.processes import HOST, job_alive, kill_job, signal_trainer
 from gan_core.runs.rundir import RunDir, checkpoints_root, iter_metrics
 from gan_core.runs.states import RunState
 
@@ -43,22 +43,29 @@ def derive(run: RunDir, status: dict[str, Any] | None = None) -> tuple[str, dict
         state = "stopping"  # the trainer's start-up wrote "running" over a stop that came early
     if not RunState.is_live(state) or (status.get("host") and status["host"] != HOST):
         return state, status  # another machine's job: its own reads judge it
-    if job_alive(status):
+    if is_live(run, status):
         if state == "stopping":
             return enforce_stop(run, status)
         return state, status
-    fresh = run.read_status()  # it may have written its final state and exited just now
-    if not RunState.is_live(fresh.get("state")) or job_alive(fresh):
-        return fresh.get("state", "created"), fresh
-    step = last_step(run, fresh)
-    ckpt = run.latest_checkpoint()
-    where = f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written; resume starts over"
-    error = (f"the trainer process vanished at step {step} without recording how it ended (killed, out of "
-             f"memory, or the machine restarted); {where}. See the end of log.txt.")
-    status = run.write_status(state="crashed", step=step, ended=time.time(), error=error,
-                              checkpoint_step=ckpt.step if ckpt else None)
+    with run.status_lock():  # the verdict and its write as one step: a resume cannot slip in between
+        fresh = run.read_status()  # it may have written its final state and exited just now
+        if not RunState.is_live(fresh.get("state")) or is_live(run, fresh):
+            return fresh.get("state", "created"), fresh
+        step = last_step(run, fresh)
+        ckpt = run.latest_checkpoint()
+        where = f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written; resume starts over"
+        error = (f"the trainer process vanished at step {step} without recording how it ended (killed, out of "
+                 f"memory, or the machine restarted); {where}. See the end of log.txt.")
+        status = run.write_status(state="crashed", step=step, ended=time.time(), error=error,
+                                  checkpoint_step=ckpt.step if ckpt else None)
     note(run, f"crashed: {error}")
     return "crashed", status
+
+
+def is_live(run: RunDir, status: dict[str, Any]) -> bool:
+    """The trainer holds the run's lock, or a recorded process (launcher, trainer) with a
+    matching start time is still there (a launcher importing torch holds no lock yet)."""
+    return run.trainer_alive() or job_alive(status)
 
 
 def enforce_stop(run: RunDir, status: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -69,13 +76,13 @@ def enforce_stop(run: RunDir, status: dict[str, Any]) -> tuple[str, dict[str, An
         kill_job(status)
         run.stop_path.unlink(missing_ok=True)
         ckpt = run.latest_checkpoint()
-        note = (f"did not stop within {float(deadline) - float(status.get('stop_requested') or deadline):.0f} s and was killed; "
-                + (f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written"))
-        status = run.write_status(state="stopped", killed=True, note=note, ended=now,
+        message = (f"did not stop within {float(deadline) - float(status.get('stop_requested') or deadline):.0f} s and was killed; "
+                   + (f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written"))
+        status = run.write_status(state="stopped", killed=True, note=message, ended=now,
                                   checkpoint_step=ckpt.step if ckpt else None)
-        note(run, f"stopped: {note}")
+        note(run, f"stopped: {message}")  # was shadowed by the message's own name: a TypeError on every kill
         return "stopped", status
     if now - float(status.get("stop_signalled") or 0) > _RESEND_TERM_S and status.get("pid_start") is not None:
-        signal_pid(status.get("pid"), signal.SIGTERM)
+        signal_trainer(status, signal.SIGTERM)
         status = run.write_status(stop_signalled=now)
     return "stopping", status

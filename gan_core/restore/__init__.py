@@ -1,11 +1,14 @@
 """Repair images with what was trained: fill masked holes, raise the resolution (and the baselines)."""
 from gan_core.restore.images import (
                                      DEMO_IMAGES,
+                                     MAX_INPUT_PIXELS,
+                                     MAX_OUTPUT_PIXELS,
                                      Progress,
                                      RestoreError,
                                      dataset_image,
                                      degrade_for_demo,
                                      enlarge,
+                                     fit_pixels,
                                      from_array,
                                      from_tensor,
                                      is_grey,
@@ -36,7 +39,7 @@ from gan_core.restore.repair import (
                                      young_run_note,
 )
 
-__all__ = ["DEMO_IMAGES", "IMAGE_SUFFIXES", "INPAINT_METHODS", "SUPERRES_METHODS", "Progress", "RestoreError",
+__all__ = ["DEMO_IMAGES", "MAX_INPUT_PIXELS", "MAX_OUTPUT_PIXELS", "fit_pixels", "IMAGE_SUFFIXES", "INPAINT_METHODS", "SUPERRES_METHODS", "Progress", "RestoreError",
            "RestoreResult", "compose_fill", "dataset_image", "degrade_for_demo", "enlarge", "fitting_run_types",
            "fitting_runs", "from_array", "from_tensor", "inpaint", "is_grey", "load_for", "needed_run_text",
            "open_image", "poisson_blend", "psnr", "resize_mask", "run_fits", "ssim", "superres", "to_array", "to_mode",

@@ -3,7 +3,7 @@ degradations, blending a fill into known pixels, and the pictures the pages show
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ from PIL import Image
 
 from gan_core.data.images import load_dataset
 from gan_core.data.masks import mask_from_pil, mask_to_pil
+from gan_core.data.untrusted import SkipFile, load_untrusted
 from gan_core.models.restoration import downscale
 
 Progress = Callable[[float], None] | None
@@ -194,14 +195,46 @@ def _blend(known: np.ndarray, filled: np.ndarray, m: np.ndarray, how: str) -> np
     return known * (1 - m[..., None]) + filled * m[..., None]
 
 
-def open_image(path: Path) -> Image.Image:
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (OSError, ValueError) as exc:
-        raise RestoreError(f"cannot read image {path}: {exc}") from None
+MAX_INPUT_PIXELS = 4_000_000  # an image to repair (2000x2000): the models work at 16-128 px anyway
+MAX_OUTPUT_PIXELS = 4096 * 4096  # a super-resolved result (48 MB as RGB)
+MAX_IMAGE_BYTES = 64 * 1024**2  # a file given on the command line
 
+
+def open_image(source: Path | str | BinaryIO) -> Image.Image:
+    """An image from outside (a path, or an uploaded file object) through the studio's one
+    untrusted opener: allowed formats, pixel cap before decoding; RestoreError says why not."""
+    name = getattr(source, "name", None) or str(source)
+    try:
+        if isinstance(source, (str, Path)):
+            size = Path(source).stat().st_size
+            if size > MAX_IMAGE_BYTES:
+                raise RestoreError(f"cannot use image {name}: {size / 2**20:.0f} MiB is over the {MAX_IMAGE_BYTES >> 20} MiB limit")
+            data = Path(source).read_bytes()
+        else:
+            data = source.read(MAX_IMAGE_BYTES + 1)
+            if len(data) > MAX_IMAGE_BYTES:
+                raise RestoreError(f"cannot use image {name}: over the {MAX_IMAGE_BYTES >> 20} MiB limit")
+        return load_untrusted(data)
+    except OSError as exc:
+        raise RestoreError(f"cannot read image {name}: {exc.strerror or exc}") from None
+    except SkipFile as exc:
+        raise RestoreError(f"cannot use image {name}: {exc}") from None
+
+
+def fit_pixels(image: Image.Image, max_pixels: int = MAX_INPUT_PIXELS) -> tuple[Image.Image, str | None]:
+    """``image`` reduced (aspect kept) to at most ``max_pixels``, and a note saying so, or unchanged and None."""
+    w, h = image.size
+    if w * h <= max_pixels:
+        return image, None
+    k = (max_pixels / (w * h)) ** 0.5
+    size = (max(1, int(w * k)), max(1, int(h * k)))
+    return image.resize(size, Image.Resampling.LANCZOS), f"reduced from {w}x{h} to {size[0]}x{size[1]} (limit {max_pixels:,} pixels)"
+
+
+def check_input_size(image: Image.Image, what: str) -> None:
+    w, h = image.size
+    if w * h > MAX_INPUT_PIXELS:
+        raise RestoreError(f"{what}: the image is {w}x{h}, over the {MAX_INPUT_PIXELS:,}-pixel limit; reduce it first")
 
 
 DEMO_IMAGES = 256  # how many held-out images of a set the pages offer

@@ -34,11 +34,13 @@ from gan_core.data.masks import mask_from_pil
 from gan_core.inference.generators import load_generator
 from gan_core.models.restoration import downscale
 from gan_core.restore.images import (
+    MAX_OUTPUT_PIXELS,
     Progress,
     RestoreError,
     _blend,
     _model_res,
     _report,
+    check_input_size,
     from_array,
     from_tensor,
     is_grey,
@@ -73,6 +75,7 @@ def inpaint(image: Image.Image, mask: Image.Image, method: str = "prior", loaded
     start = time.perf_counter()
     if method not in INPAINT_METHODS:
         raise RestoreError(f"method must be one of {', '.join(INPAINT_METHODS)}; got {method!r}")
+    check_input_size(image, "inpaint")
     grey = is_grey(image)
     image = to_mode(image, grey)
     m = mask_from_pil(mask, image.size)
@@ -208,10 +211,15 @@ def superres(image: Image.Image, scale: int = 4, method: str = "prior", loaded=N
         raise RestoreError(f"method must be one of {', '.join(SUPERRES_METHODS)}; got {method!r}")
     if not isinstance(scale, int) or not 1 <= scale <= 16:
         raise RestoreError(f"scale must be a whole number from 1 to 16; got {scale!r}")
-    grey = is_grey(image)
-    image = to_mode(image, grey)
+    check_input_size(image, "super-resolve")
     w, h = image.size
     out_size = (w * scale, h * scale)
+    if out_size[0] * out_size[1] > MAX_OUTPUT_PIXELS:
+        side = int((MAX_OUTPUT_PIXELS / scale**2) ** 0.5)
+        raise RestoreError(f"x{scale} of {w}x{h} would be {out_size[0]}x{out_size[1]}, over the {MAX_OUTPUT_PIXELS:,}-pixel "
+                           f"limit for a result; give an image of at most about {side}x{side}")
+    grey = is_grey(image)
+    image = to_mode(image, grey)
     info: dict[str, Any] = {"scale": scale, "input_size": f"{w}x{h}", "output_size": f"{out_size[0]}x{out_size[1]}"}
     if method in ("bicubic", "lanczos"):
         filt = Image.Resampling.BICUBIC if method == "bicubic" else Image.Resampling.LANCZOS

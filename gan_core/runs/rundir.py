@@ -6,7 +6,8 @@ Layout of ``$GAN_CHECKPOINTS/<name>/`` (default ``./checkpoints``)::
     status.json            state, pid, step, error ... (written atomically)
     metrics.jsonl          one JSON record per line, append-only
     log.txt                the trainer's stdout/stderr
-    samples/step_000500.png        fixed-noise grids through training
+    samples/step_000500.png        fixed-noise grids through training (thinned past GAN_SAMPLE_KEEP)
+    trainer.lock, .status.lock     flock files: the live trainer's, and status.json's (runs/locks.py)
     weights/step_000001000.safetensors + .json   checkpoints (JSON written last = commit)
 
 Every file a reader may see half-written is either appended whole lines (metrics) or
@@ -31,6 +32,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from gan_core.config import NAME_PATTERN, ConfigError, TrainConfig
+from gan_core.runs.locks import status_lock, trainer_lock_held
+from gan_core.runs.retention import grids_to_keep, sample_keep, sample_keep_recent
 
 CHECKPOINT_FORMAT = "gan-studio/1"
 _STEP_FILE = re.compile(r"^step_(\d{9})\.(safetensors|json|png)$")
@@ -155,10 +158,19 @@ class RunDir:
         return read_json(self.status_path) or {}
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into status.json (atomically) and return the new status."""
-        status = {**self.read_status(), **fields, "updated": time.time()}
-        atomic_write_json(self.status_path, status)
+        """Merge ``fields`` into status.json (atomically, under the status lock) and return the new status."""
+        with self.status_lock():
+            status = {**self.read_status(), **fields, "updated": time.time()}
+            atomic_write_json(self.status_path, status)
         return status
+
+    def status_lock(self):
+        """Hold across a read, a decision and a write of status.json (see runs.locks)."""
+        return status_lock(self.path)
+
+    def trainer_alive(self) -> bool:
+        """Does a live process hold this run's trainer lock?"""
+        return trainer_lock_held(self.path)
 
     # ---- metrics -----------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -184,6 +196,15 @@ class RunDir:
 
     def sample_grids(self) -> list[tuple[int, Path]]:
         return _step_files(self.samples_dir, "png")
+
+    def thin_samples(self) -> int:
+        """Delete grids past the retention limit (runs/retention.py); returns how many."""
+        grids = self.sample_grids()
+        keep = grids_to_keep([s for s, _ in grids], sample_keep(), sample_keep_recent())
+        gone = [p for s, p in grids if s not in keep]
+        for p in gone:
+            p.unlink(missing_ok=True)
+        return len(gone)
 
     # ---- checkpoints ---------------------------------------------------------------------
     def save_checkpoint(self, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Checkpoint:
@@ -265,10 +286,15 @@ def load_checkpoint_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str,
         header = json.loads(data[8 : 8 + header_len])
     except (SafetensorError, ValueError, OSError) as exc:
         raise CheckpointError(f"{path.name} is not a readable safetensors checkpoint ({exc}); it may be truncated or not a checkpoint") from None
-    meta_text = (header.get("__metadata__") or {}).get("gan_studio")
-    meta = json.loads(meta_text) if meta_text else {}
+    try:
+        meta_text = (header.get("__metadata__") or {}).get("gan_studio")
+        meta = json.loads(meta_text) if meta_text else {}
+    except (AttributeError, TypeError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path.name}: its GAN Studio metadata is not a JSON object; refused")
     sidecar = read_json(path.with_suffix(".json"))
-    return tensors, {**meta, **(sidecar or {})}
+    return tensors, {**meta, **(sidecar if isinstance(sidecar, dict) else {})}
 
 
 def _load_torch_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -202,3 +202,4 @@ class Trainer:
         tmp = path.with_name(f".{path.name}.tmp.png")
         torchvision.utils.save_image(grid, tmp)
         os.replace(tmp, path)
+        self.run.thin_samples()  # a long run keeps a bounded number of grids

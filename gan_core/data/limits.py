@@ -1,0 +1,71 @@
+"""Limits on what visitors can make the studio store: uploads per request, the size of an
+imported image, and the free disk an import or a launch must leave.
+
+Each has a documented default and an environment variable to change it (operator's choice):
+
+    GAN_UPLOAD_MAX_FILES   files in one upload request (Data page)        default 2000
+    GAN_UPLOAD_MAX_MB      total size of one upload request, MiB          default 1024
+    GAN_IMPORT_MAX_SIDE    longer side of an imported image, pixels        default 1024
+                           (larger ones are downscaled, aspect kept; the studio trains at <= 128)
+    GAN_MIN_FREE_MB        free disk that must remain before an import     default 1024
+                           or a launch (checked on the target folder's file system)
+
+Streamlit's ``server.maxUploadSize`` caps each file on its own; these cap the request.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
+
+
+def upload_max_files() -> int:
+    return _env_int("GAN_UPLOAD_MAX_FILES", 2000)
+
+
+def upload_max_bytes() -> int:
+    return _env_int("GAN_UPLOAD_MAX_MB", 1024) * 2**20
+
+
+def import_max_side() -> int:
+    return max(16, _env_int("GAN_IMPORT_MAX_SIDE", 1024))
+
+
+def min_free_bytes() -> int:
+    return _env_int("GAN_MIN_FREE_MB", 1024) * 2**20
+
+
+def upload_problem(sizes: list[int]) -> str | None:
+    """Why an upload request of files with these byte sizes is refused, or None."""
+    if len(sizes) > upload_max_files():
+        return (f"{len(sizes):,} files in one upload; the limit is {upload_max_files():,} (GAN_UPLOAD_MAX_FILES). "
+                "Put them in a .zip instead.")
+    total = sum(sizes)
+    if total > upload_max_bytes():
+        return (f"{total / 2**20:,.0f} MiB in one upload; the limit is {upload_max_bytes() >> 20:,} MiB "
+                "(GAN_UPLOAD_MAX_MB). Import large sets from a folder with `python -m gan_core data import`.")
+    return None
+
+
+def free_space_problem(folder: Path, what: str, need: int = 0) -> str | None:
+    """Why ``what`` must not start: the disk holding ``folder`` would keep under the
+    minimum free (plus ``need`` bytes it will write), or None. A folder not made yet is
+    judged by its nearest existing parent."""
+    folder = Path(folder).resolve()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None  # cannot tell: do not block on it
+    floor = min_free_bytes()
+    if free - need < floor:
+        return (f"not enough free disk for {what}: {free / 2**20:,.0f} MiB free on the disk of {folder}, "
+                f"{floor >> 20:,} MiB must stay free (GAN_MIN_FREE_MB)"
+                + (f" and it needs about {need / 2**20:,.0f} MiB" if need else "") + ". Free some space first.")
+    return None
