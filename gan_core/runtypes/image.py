@@ -17,6 +17,7 @@ class ImageTask(Task):
     """Unconditional or class-conditional image GAN (mlp, dcgan, stylegan2)."""
 
     grid_size = 64
+    ada: AdaController | None = None  # set in __init__ for --augment ada; subclasses without it (video) keep None
     graph_safe = True  # (restoration tasks are not: their loss weights change after a warm-up)
 
     def __init__(self, cfg, device: torch.device, rank: int = 0, *, networks):
