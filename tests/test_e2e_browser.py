@@ -148,21 +148,15 @@ def logged_points(page) -> int:
     return int(re.search(r"(\d+) logged points", text).group(1))
 
 
-def chromium(p):
-    return p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"])
-
-
 @contextlib.contextmanager
-def browser_page(**page_options):
+def browser_page(viewport: tuple[int, int] = (1440, 1000), **page_options):
     """A fresh headless Chromium page (closed afterwards)."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000}, **page_options)
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, **page_options)
             page.set_default_timeout(30_000)
             yield page
         finally:
@@ -182,85 +176,79 @@ def tiny_run(root: Path, name: str, **changes) -> None:
 
 def test_train_monitor_generate_in_a_real_browser(studio):
     url, tmp = studio
-    with sync_api.sync_playwright() as p:
-        browser = chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(30_000)
+    with browser_page() as page:
 
-            # A fresh server visited straight at a page (a bookmark): the studio's navigation,
-            # not Streamlit's pages/-folder listing (which would also list helper modules)
-            page.goto(url + "/Monitor")
-            page.get_by_text("No runs to monitor yet").wait_for()
-            nav = page.locator('[data-testid="stSidebarNav"]')
-            nav.get_by_text("Super-resolve").wait_for()
-            assert "restore common" not in nav.inner_text().lower()
+        # A fresh server visited straight at a page (a bookmark): the studio's navigation,
+        # not Streamlit's pages/-folder listing (which would also list helper modules)
+        page.goto(url + "/Monitor")
+        page.get_by_text("No runs to monitor yet").wait_for()
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        nav.get_by_text("Super-resolve").wait_for()
+        assert "restore common" not in nav.inner_text().lower()
 
-            page.goto(url)
-            page.get_by_text("No runs yet").wait_for()
-            settle(page)
-            shoot(page, "home-empty")
+        page.goto(url)
+        page.get_by_text("No runs yet").wait_for()
+        settle(page)
+        shoot(page, "home-empty")
 
-            page.goto(url + "/Data")
-            page.get_by_text("Images per class").first.wait_for()
-            settle(page)
-            shoot(page, "data")
+        page.goto(url + "/Data")
+        page.get_by_text("Images per class").first.wait_for()
+        settle(page)
+        shoot(page, "data")
 
-            page.goto(url + "/Train")
-            page.get_by_role("button", name="Launch training").wait_for()
-            settle(page)
-            pick(page, "Data set", "shapes")
-            page.get_by_text("Advanced settings").click()  # closed by default: its fields are hidden until opened
-            page.get_by_role("spinbutton", name="Network width").wait_for()
-            pick(page, "Image size (px)", "16")
-            for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
-                                 ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
-                                 ("Checkpoint every (steps)", 50), ("CPU threads", 1)):
-                fill(page, label, value)
-            name_box = page.get_by_role("textbox", name="Run name")
-            name_box.fill("e2e-shapes")
-            name_box.press("Enter")
-            settle(page)
-            page.get_by_text("Ready:").wait_for()
-            page.mouse.wheel(0, -5000)
-            page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
-            time.sleep(0.5)
-            shoot(page, "train")
-            page.get_by_role("button", name="Launch training").click()
+        page.goto(url + "/Train")
+        page.get_by_role("button", name="Launch training").wait_for()
+        settle(page)
+        pick(page, "Data set", "shapes")
+        page.get_by_text("Advanced settings").click()  # closed by default: its fields are hidden until opened
+        page.get_by_role("spinbutton", name="Network width").wait_for()
+        pick(page, "Image size (px)", "16")
+        for label, value in (("Network width", 8), ("Latent size", 16), ("Batch size", 16), ("Training steps", 4000),
+                             ("Log every (steps)", 5), ("Sample grid every (steps)", 25),
+                             ("Checkpoint every (steps)", 50), ("CPU threads", 1)):
+            fill(page, label, value)
+        name_box = page.get_by_role("textbox", name="Run name")
+        name_box.fill("e2e-shapes")
+        name_box.press("Enter")
+        settle(page)
+        page.get_by_text("Ready:").wait_for()
+        page.mouse.wheel(0, -5000)
+        page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+        time.sleep(0.5)
+        shoot(page, "train")
+        page.get_by_role("button", name="Launch training").click()
 
-            # Monitor: the charts gain points while the run trains
-            page.wait_for_url(re.compile(r".*/Monitor"), timeout=30_000)
-            page.locator("text=/[1-9]\\d* logged points/").first.wait_for(timeout=90_000)
-            first = logged_points(page)
-            deadline = time.time() + 60
-            later = first
-            while time.time() < deadline and later <= first:
-                time.sleep(1)
-                later = logged_points(page)
-            assert later > first, f"the charts stayed at {first} points"
-            # a chart redraw (every 2 s here) can be mid-way on a loaded machine: wait, don't sample once
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=20_000)
-            page.get_by_text("Are my curves normal?").wait_for()
-            wait_charts_drawn(page)
-            shoot(page, "monitor")
-
-            # Generate: a grid of samples once the run has a checkpoint
-            deadline = time.time() + 90
-            while time.time() < deadline and not list((tmp / "checkpoints" / "e2e-shapes" / "weights").glob("*.json")):
-                time.sleep(0.5)
-            page.goto(url + "/Generate")
-            page.get_by_text("seed 0 ·").first.wait_for(timeout=60_000)
-            settle(page)
-            assert page.locator('[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img').count() >= 16
-            shoot(page, "generate")
-
-            page.goto(url)
-            page.locator('[data-testid="stDataFrame"]').first.wait_for()
-            settle(page)
+        # Monitor: the charts gain points while the run trains
+        page.wait_for_url(re.compile(r".*/Monitor"), timeout=30_000)
+        page.locator("text=/[1-9]\\d* logged points/").first.wait_for(timeout=90_000)
+        first = logged_points(page)
+        deadline = time.time() + 60
+        later = first
+        while time.time() < deadline and later <= first:
             time.sleep(1)
-            shoot(page, "home")
-        finally:
-            browser.close()
+            later = logged_points(page)
+        assert later > first, f"the charts stayed at {first} points"
+        # a chart redraw (every 2 s here) can be mid-way on a loaded machine: wait, don't sample once
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=20_000)
+        page.get_by_text("Are my curves normal?").wait_for()
+        wait_charts_drawn(page)
+        shoot(page, "monitor")
+
+        # Generate: a grid of samples once the run has a checkpoint
+        deadline = time.time() + 90
+        while time.time() < deadline and not list((tmp / "checkpoints" / "e2e-shapes" / "weights").glob("*.json")):
+            time.sleep(0.5)
+        page.goto(url + "/Generate")
+        page.get_by_text("seed 0 ·").first.wait_for(timeout=60_000)
+        settle(page)
+        assert page.locator('[data-testid="stImage"] img, [data-testid="stFullScreenFrame"] img').count() >= 16
+        shoot(page, "generate")
+
+        page.goto(url)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for()
+        settle(page)
+        time.sleep(1)
+        shoot(page, "home")
 
 
 def test_compare_two_finished_runs_and_open_their_report(studio):
@@ -276,51 +264,43 @@ def test_compare_two_finished_runs_and_open_their_report(studio):
                                          log_every=5, sample_every=10, checkpoint_every=10, eval_every=10,
                                          eval_samples=64, threads=1, lr_d=lr_d))
         assert train(RunDir.create(name, cfg, root=tmp / "checkpoints")) == "finished"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-            page.set_default_timeout(30_000)
-            # Streamlit saves the table's CSV through a save-file dialog where the browser has one;
-            # without it, through an ordinary download that Playwright can catch
-            page.add_init_script("delete window.showSaveFilePicker")
-            page.goto(url + "/Compare")
-            page.get_by_text("Quality against cost").wait_for()
-            settle(page)
-            table = page.locator('[data-testid="stDataFrame"]').first
-            table.wait_for()
-            table.hover()  # the grid draws on a canvas: read its rows through its own "Download as CSV"
-            with page.expect_download() as csv_file:
-                table.get_by_role("button", name="Download as CSV").click()
-            rows = Path(csv_file.value.path()).read_text(encoding="utf-8-sig")
-            assert "cmp-a" in rows and "cmp-b" in rows and "classifier/shapes/16px-3ch/v1" in rows, rows[:500]
-            wait_charts_drawn(page, n=1)
-            chart = page.locator(".js-plotly-plot").first
-            assert chart.locator(".scatterlayer .trace").count() == 2
-            legend = chart.locator(".legend").text_content()
-            assert "cmp-a" in legend and "cmp-b" in legend
-            assert "FID" in chart.text_content()
-            page.get_by_text("seed 0 · cmp-a").first.wait_for()
-            shoot(page, "compare")
+    with browser_page(accept_downloads=True) as page:
+        # Streamlit saves the table's CSV through a save-file dialog where the browser has one;
+        # without it, through an ordinary download that Playwright can catch
+        page.add_init_script("delete window.showSaveFilePicker")
+        page.goto(url + "/Compare")
+        page.get_by_text("Quality against cost").wait_for()
+        settle(page)
+        table = page.locator('[data-testid="stDataFrame"]').first
+        table.wait_for()
+        table.hover()  # the grid draws on a canvas: read its rows through its own "Download as CSV"
+        with page.expect_download() as csv_file:
+            table.get_by_role("button", name="Download as CSV").click()
+        rows = Path(csv_file.value.path()).read_text(encoding="utf-8-sig")
+        assert "cmp-a" in rows and "cmp-b" in rows and "classifier/shapes/16px-3ch/v1" in rows, rows[:500]
+        wait_charts_drawn(page, n=1)
+        chart = page.locator(".js-plotly-plot").first
+        assert chart.locator(".scatterlayer .trace").count() == 2
+        legend = chart.locator(".legend").text_content()
+        assert "cmp-a" in legend and "cmp-b" in legend
+        assert "FID" in chart.text_content()
+        page.get_by_text("seed 0 · cmp-a").first.wait_for()
+        shoot(page, "compare")
 
-            with page.expect_download(timeout=60_000) as download:
-                page.get_by_role("button", name="Download report").click()
-            report = tmp / "report.html"
-            download.value.save_as(report)
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="Download report").click()
+        report = tmp / "report.html"
+        download.value.save_as(report)
 
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(report.as_uri())
-            page.get_by_text("Quality against cost").first.wait_for()
-            assert page.get_by_text("Every image in this report is synthetic").count() == 3  # the banner and each model card
-            images = page.evaluate("() => Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
-            assert len(images) >= 2 * 18 and all(images)
-            assert page.locator("svg polyline").count() >= 4
-            assert [u for u in requests if not u.startswith("data:")] == [report.as_uri()]
-        finally:
-            browser.close()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(report.as_uri())
+        page.get_by_text("Quality against cost").first.wait_for()
+        assert page.get_by_text("Every image in this report is synthetic").count() == 3  # the banner and each model card
+        images = page.evaluate("() => Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+        assert len(images) >= 2 * 18 and all(images)
+        assert page.locator("svg polyline").count() >= 4
+        assert [u for u in requests if not u.startswith("data:")] == [report.as_uri()]
 
 
 def test_resume_on_monitor_shows_within_one_refresh(studio, monkeypatch):
@@ -329,44 +309,38 @@ def test_resume_on_monitor_shows_within_one_refresh(studio, monkeypatch):
     url, tmp = studio
     monkeypatch.setenv("GAN_DATA", str(tmp / "data"))
     tiny_run(tmp / "checkpoints", "e2e-resume")
-    with sync_api.sync_playwright() as p:
-        browser = chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(url + "/Monitor")
-            badge = page.locator(".studio-badge").first
-            stop = page.locator(".st-key-stop_e2e-resume button").first
-            resume = page.locator(".st-key-resume_e2e-resume button").first
-            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('running')")
-            settle(page)
-            stop.click()
-            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
-                                   timeout=60_000)
-            settle(page)
-            assert resume.is_enabled() and stop.is_disabled()
-            resume.click()
-            t0 = time.time()
-            page.wait_for_function("() => /running|queued/.test(document.querySelector('.studio-badge')?.innerText)",
-                                   timeout=10_000)
-            page.wait_for_function("() => !document.querySelector('.st-key-stop_e2e-resume button').disabled",
-                                   timeout=10_000)
-            took = time.time() - t0
-            assert "running" in badge.inner_text() and resume.is_disabled()
-            assert took < 1 + 5, f"the resumed state showed after {took:.1f} s (refresh every 1 s)"
+    with browser_page(viewport=(1400, 900)) as page:
+        page.goto(url + "/Monitor")
+        badge = page.locator(".studio-badge").first
+        stop = page.locator(".st-key-stop_e2e-resume button").first
+        resume = page.locator(".st-key-resume_e2e-resume button").first
+        page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('running')")
+        settle(page)
+        stop.click()
+        page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
+                               timeout=60_000)
+        settle(page)
+        assert resume.is_enabled() and stop.is_disabled()
+        resume.click()
+        t0 = time.time()
+        page.wait_for_function("() => /running|queued/.test(document.querySelector('.studio-badge')?.innerText)",
+                               timeout=10_000)
+        page.wait_for_function("() => !document.querySelector('.st-key-stop_e2e-resume button').disabled",
+                               timeout=10_000)
+        took = time.time() - t0
+        assert "running" in badge.inner_text() and resume.is_disabled()
+        assert took < 1 + 5, f"the resumed state showed after {took:.1f} s (refresh every 1 s)"
 
-            # the same from elsewhere (the CLI's path): stop, then resume behind the page's back
-            from gan_core.jobs import manager as jobs
+        # the same from elsewhere (the CLI's path): stop, then resume behind the page's back
+        from gan_core.jobs import manager as jobs
 
-            settle(page)
-            assert jobs.stop("e2e-resume", timeout=30, wait=True, root=tmp / "checkpoints") == "stopped"
-            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
-                                   timeout=10_000)
-            jobs.resume("e2e-resume", root=tmp / "checkpoints")
-            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('running')",
-                                   timeout=10_000)
-        finally:
-            browser.close()
+        settle(page)
+        assert jobs.stop("e2e-resume", timeout=30, wait=True, root=tmp / "checkpoints") == "stopped"
+        page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
+                               timeout=10_000)
+        jobs.resume("e2e-resume", root=tmp / "checkpoints")
+        page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('running')",
+                               timeout=10_000)
 
 
 def test_generate_export_name_follows_the_selected_run(studio):
@@ -383,55 +357,43 @@ def test_generate_export_name_follows_the_selected_run(studio):
     first = RunDir.create("run-a", cfg, root=tmp / "checkpoints")
     assert train(first) == "finished"
     import_checkpoint(first.latest_checkpoint().weights, "run-b", root=tmp / "checkpoints")
-    with sync_api.sync_playwright() as p:
-        browser = chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(url + "/Generate")
+    with browser_page(viewport=(1400, 900)) as page:
+        page.goto(url + "/Generate")
+        page.get_by_text("seed 0 ·").first.wait_for()
+        settle(page)
+        for run in ("run-a", "run-b", "run-a"):
+            page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
+            pick(page, "Run", run)
             page.get_by_text("seed 0 ·").first.wait_for()
-            settle(page)
-            for run in ("run-a", "run-b", "run-a"):
-                page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0)")
-                pick(page, "Run", run)
-                page.get_by_text("seed 0 ·").first.wait_for()
-                page.get_by_role("tab", name=re.compile("Export a synthetic data set")).click()
-                box = page.get_by_role("textbox", name="Data set name")
-                assert box.input_value() == f"synthetic-{run}"
-        finally:
-            browser.close()
+            page.get_by_role("tab", name=re.compile("Export a synthetic data set")).click()
+            box = page.get_by_role("textbox", name="Data set name")
+            assert box.input_value() == f"synthetic-{run}"
 
 
 def test_text_box_is_reachable_from_quick_start(studio):
     """Home promises generating "from a few words": its second Quick start trains a
     class-conditional run, and once Stop has written a checkpoint, Generate has the text box."""
     url, tmp = studio
-    with sync_api.sync_playwright() as p:
-        browser = chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(url)
-            page.get_by_text("No runs yet").wait_for()
-            settle(page)
-            page.get_by_role("button", name=re.compile("Quick start with class & text control")).click()
-            page.wait_for_url(re.compile(r".*/Monitor"))
-            page.get_by_text("dcgan · conditional").first.wait_for()
-            page.wait_for_function("() => (document.querySelector('.studio-stats b')?.innerText || '0') !== '0'",
-                                   timeout=90_000)  # trained a step: Stop writes a checkpoint
-            settle(page)
-            page.locator("[class*='st-key-stop_'] button").first.click()
-            page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
-                                   timeout=90_000)
-            settle(page)
-            page.get_by_role("button", name=re.compile("Generate images from this run")).click()
-            page.wait_for_url(re.compile(r".*/Generate"))
-            box = page.get_by_role("textbox", name="Describe it")
-            box.fill("sneakers")
-            box.press("Enter")
-            page.get_by_text("→ Sneaker").first.wait_for()
-        finally:
-            browser.close()
+    with browser_page(viewport=(1400, 900)) as page:
+        page.goto(url)
+        page.get_by_text("No runs yet").wait_for()
+        settle(page)
+        page.get_by_role("button", name=re.compile("Quick start with class & text control")).click()
+        page.wait_for_url(re.compile(r".*/Monitor"))
+        page.get_by_text("dcgan · conditional").first.wait_for()
+        page.wait_for_function("() => (document.querySelector('.studio-stats b')?.innerText || '0') !== '0'",
+                               timeout=90_000)  # trained a step: Stop writes a checkpoint
+        settle(page)
+        page.locator("[class*='st-key-stop_'] button").first.click()
+        page.wait_for_function("() => document.querySelector('.studio-badge')?.innerText.includes('stopped')",
+                               timeout=90_000)
+        settle(page)
+        page.get_by_role("button", name=re.compile("Generate images from this run")).click()
+        page.wait_for_url(re.compile(r".*/Generate"))
+        box = page.get_by_role("textbox", name="Describe it")
+        box.fill("sneakers")
+        box.press("Enter")
+        page.get_by_text("→ Sneaker").first.wait_for()
 
 
 SIGN_IN_TOKEN = "e2e-team-token-0123456789"
@@ -521,45 +483,39 @@ def test_draw_on_the_translate_canvas_and_the_output_follows(studio):
     cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
                                  "width": 4, "batch_size": 4, "steps": 20, "checkpoint_every": 20, "threads": 1})
     assert train(RunDir.create("e2e-pix2pix", cfg)) == "finished"
-    with sync_api.sync_playwright() as p:
-        browser = chromium(p)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.set_default_timeout(30_000)
-            page.goto(url + "/Translate")
-            page.get_by_text("Translation", exact=True).first.wait_for(timeout=60_000)
-            settle(page)
+    with browser_page() as page:
+        page.goto(url + "/Translate")
+        page.get_by_text("Translation", exact=True).first.wait_for(timeout=60_000)
+        settle(page)
 
-            def shown(caption: str) -> str:
-                figure = page.locator('[data-testid="stImage"]').filter(has_text=caption).first
-                return figure.locator("img").get_attribute("src")
+        def shown(caption: str) -> str:
+            figure = page.locator('[data-testid="stImage"]').filter(has_text=caption).first
+            return figure.locator("img").get_attribute("src")
 
-            before = shown("Translation"), shown("Input (what the model sees)")
-            canvas = page.locator("canvas").last  # the drawing layer, above the background
-            canvas.wait_for()
-            box = canvas.bounding_box()
-            x0, y0 = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25
-            page.mouse.move(x0, y0)
-            page.mouse.down()
-            for i in range(1, 21):  # an L: down, then right
-                page.mouse.move(x0 + (0 if i <= 10 else (i - 10) * 12), y0 + min(i, 10) * 12)
-            page.mouse.up()
-            deadline = time.time() + 30
-            after = before
-            while time.time() < deadline and after == before:
-                time.sleep(0.5)
-                after = shown("Translation"), shown("Input (what the model sees)")
-            assert after[1] != before[1], "the drawing did not reach the model's input"
-            assert after[0] != before[0], "the translation did not change with the drawing"
-            settle(page)
-            shoot(page, "translate")
+        before = shown("Translation"), shown("Input (what the model sees)")
+        canvas = page.locator("canvas").last  # the drawing layer, above the background
+        canvas.wait_for()
+        box = canvas.bounding_box()
+        x0, y0 = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for i in range(1, 21):  # an L: down, then right
+            page.mouse.move(x0 + (0 if i <= 10 else (i - 10) * 12), y0 + min(i, 10) * 12)
+        page.mouse.up()
+        deadline = time.time() + 30
+        after = before
+        while time.time() < deadline and after == before:
+            time.sleep(0.5)
+            after = shown("Translation"), shown("Input (what the model sees)")
+        assert after[1] != before[1], "the drawing did not reach the model's input"
+        assert after[0] != before[0], "the translation did not change with the drawing"
+        settle(page)
+        shoot(page, "translate")
 
-            page.get_by_role("button", name="Undo", exact=True).click()  # the canvas toolbar's undo
-            deadline = time.time() + 30
-            undone = after
-            while time.time() < deadline and undone[1] != before[1]:
-                time.sleep(0.5)
-                undone = shown("Translation"), shown("Input (what the model sees)")
-            assert undone == before, "undo did not bring the blank input and its translation back"
-        finally:
-            browser.close()
+        page.get_by_role("button", name="Undo", exact=True).click()  # the canvas toolbar's undo
+        deadline = time.time() + 30
+        undone = after
+        while time.time() < deadline and undone[1] != before[1]:
+            time.sleep(0.5)
+            undone = shown("Translation"), shown("Input (what the model sees)")
+        assert undone == before, "undo did not bring the blank input and its translation back"
