@@ -181,3 +181,30 @@ def test_signals_go_only_to_a_process_whose_start_time_matches():
         if sleeper.poll() is None:
             os.kill(sleeper.pid, signal.SIGKILL)
             sleeper.wait()
+
+
+def test_a_trainer_that_ignores_stop_is_killed_at_its_deadline_once(tmp_path):
+    """A "stopping" run past its deadline is killed and recorded as stopped, deciding on a fresh
+    read under the status lock; a status already changed by someone else is left alone."""
+    root = tmp_path / "runs"
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                                 "signal.SIG_IGN); time.sleep(120)"], start_new_session=True)
+    try:
+        time.sleep(0.3)
+        run = RunDir.create("stubborn", tiny_cfg(), root=root)
+        now = time.time()
+        run.write_status(state="stopping", pid=stubborn.pid, pid_start=processes.start_ticks(stubborn.pid),
+                         stop_requested=now - 60, stop_deadline=now - 1, host=os.uname().nodename)
+        state, status = jobs.status("stubborn", root=root)["state"], run.read_status()
+        assert state == "stopped" and status["killed"] and "was killed" in status["note"]
+        assert stubborn.wait(10) == -signal.SIGKILL
+
+        # someone resumed it meanwhile: a stale "stopping" read must not write over that
+        from gan_core.jobs.state import enforce_stop
+
+        run.write_status(state="queued", killed=False, stop_deadline=None)
+        stale = dict(run.read_status(), state="stopping", stop_deadline=now - 1)
+        assert enforce_stop(run, stale)[0] == "queued" and run.read_status()["state"] == "queued"
+    finally:
+        if stubborn.poll() is None:
+            stubborn.kill()

@@ -73,13 +73,21 @@ def enforce_stop(run: RunDir, status: dict[str, Any]) -> tuple[str, dict[str, An
     now = time.time()
     deadline = status.get("stop_deadline")
     if deadline is not None and now > float(deadline):
-        kill_job(status)
-        run.stop_path.unlink(missing_ok=True)
-        ckpt = run.latest_checkpoint()
-        message = (f"did not stop within {float(deadline) - float(status.get('stop_requested') or deadline):.0f} s and was killed; "
-                   + (f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written"))
-        status = run.write_status(state="stopped", killed=True, note=message, ended=now,
-                                  checkpoint_step=ckpt.step if ckpt else None)
+        with run.status_lock():  # decide on a fresh read: another tab or the CLI may have acted meanwhile
+            status = run.read_status()
+            state = status.get("state", "created")
+            deadline = status.get("stop_deadline")
+            if not (state == "stopping" or (state == "running" and status.get("stop_requested"))) \
+                    or deadline is None or now <= float(deadline):
+                return ("stopping" if state == "running" and status.get("stop_requested") else state), status
+            kill_job(status)
+            run.stop_path.unlink(missing_ok=True)
+            ckpt = run.latest_checkpoint()
+            message = (f"did not stop within {float(deadline) - float(status.get('stop_requested') or deadline):.0f} s "
+                       "and was killed; "
+                       + (f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written"))
+            status = run.write_status(state="stopped", killed=True, note=message, ended=now,
+                                      checkpoint_step=ckpt.step if ckpt else None)
         note(run, f"stopped: {message}")  # was shadowed by the message's own name: a TypeError on every kill
         return "stopped", status
     if now - float(status.get("stop_signalled") or 0) > _RESEND_TERM_S and status.get("pid_start") is not None:
