@@ -154,16 +154,30 @@ def test_the_lock_not_the_pid_says_alive(studio_dirs):
 
 
 def test_a_second_trainer_process_of_one_run_exits(studio_dirs):
-    """Two trainer children of one run started at once: exactly one trains it."""
+    """A second trainer child of a run that is training exits without touching it. (Started
+    both at once, a tiny run could finish before the second one had imported torch.)"""
     root = studio_dirs[0]
-    run = RunDir.create("twice", tiny_cfg(), root)
+    run = RunDir.create("twice", tiny_cfg(steps=1_000_000), root)
     env = {**run_env(), "GAN_CHECKPOINTS": str(root)}
-    procs = [subprocess.Popen([sys.executable, "-m", "gan_core.jobs", "_run", "twice"], env=env, cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    outs = [p.communicate(timeout=240)[0] for p in procs]
-    refused = [o for o in outs if "not training: another process is already training twice" in o]
-    assert len(refused) == 1, outs
-    assert run.read_status()["state"] == "finished"
+
+    def child():
+        return subprocess.Popen([sys.executable, "-m", "gan_core.jobs", "_run", "twice"], env=env, cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    first = child()
+    try:
+        deadline = time.time() + 120
+        while not (run.trainer_alive() and run.read_metrics()) and time.time() < deadline:
+            time.sleep(0.2)
+        assert run.trainer_alive(), "the first trainer never took the run's lock"
+        second = child()
+        out = second.communicate(timeout=120)[0]
+        assert "not training: another process is already training twice" in out, out
+        assert first.poll() is None and run.read_status()["state"] == "running"
+    finally:
+        jobs.stop("twice", timeout=60, wait=True, root=root)
+        first.communicate(timeout=60)
+    assert run.read_status()["state"] == "stopped"
     assert [r["step"] for r in run.read_metrics()] == sorted({r["step"] for r in run.read_metrics()})  # one writer
 
 
