@@ -26,6 +26,18 @@ st.caption("Built-in sets are ready to train; imported sets live in "
            f"`{data_root()}` and can be trained on by name.")
 
 
+def data_action(call, done: str) -> None:
+    """Run an ownership-checked action on a data set: show its refusal, or say it is done and redraw."""
+    try:
+        call()
+    except (DatasetError, AccessError) as exc:
+        st.error(str(exc))
+    else:
+        st.cache_data.clear()
+        st.toast(done)
+        st.rerun()
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def preview(name: str, resolution: int, channels: int, _token: float):
     """The first 32 images as one grid, and the class counts of the whole set."""
@@ -96,14 +108,7 @@ with tab_browse:
                 st.write(f"Move **{info.name}** to the trash (`{data_root() / '.trash'}`)? It can be restored "
                          "below. Runs trained on it keep their weights.")
                 if st.button("Move to trash", type="primary", key=f"delete_{info.name}"):
-                    try:
-                        ownership.delete_dataset_as(me, info.name)
-                    except (DatasetError, AccessError) as exc:
-                        st.error(str(exc))
-                    else:
-                        st.cache_data.clear()
-                        st.toast(f"Moved {info.name} to the trash")
-                        st.rerun()
+                    data_action(lambda: ownership.delete_dataset_as(me, info.name), f"Moved {info.name} to the trash")
         trash = trashed_datasets()
         if trash:
             with st.expander(f"Trash ({len(trash)})", icon=":material/restore_from_trash:"):
@@ -111,14 +116,7 @@ with tab_browse:
                     c1, c2 = st.columns([2, 1])
                     c1.caption(f"**{t.name}** · deleted {t.deleted}")
                     if c2.button("Restore", key=f"restore_{t.path.name}"):
-                        try:
-                            ownership.restore_dataset_as(me, t.name, t.path)
-                        except (DatasetError, AccessError) as exc:
-                            st.error(str(exc))
-                        else:
-                            st.cache_data.clear()
-                            st.toast(f"Restored {t.name}")
-                            st.rerun()
+                        data_action(lambda t=t: ownership.restore_dataset_as(me, t.name, t.path), f"Restored {t.name}")
     with right:
         if not info.available:
             st.warning(f"**{info.name}** is not on this machine. It needs {info.note.removeprefix('missing: needs ')}.",

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import gan_core.training.loop as loop_module
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -74,3 +76,13 @@ def stop_process(proc: subprocess.Popen, grace_s: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def train_in_two_parts(run, stop_at: int, monkeypatch) -> None:
+    """Train ``run`` until it stops at step ``stop_at``, then resume it to the end: the
+    exact-resume tests compare the result with a run trained in one go."""
+    real_stop = loop_module._stop_requested
+    with monkeypatch.context() as m:
+        m.setattr(loop_module, "_stop_requested", lambda t, stop: t.step == stop_at or real_stop(t, stop))
+        assert loop_module.train(run) == "stopped" and run.latest_checkpoint().step == stop_at
+    assert loop_module.train(run, resume=True) == "finished"

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import run_env
+from conftest import run_env, train_in_two_parts
 from gan_core.data import masks
 from gan_core import restore as R
 from gan_core.config import TrainConfig
@@ -125,16 +125,10 @@ def test_restoration_runs_ignore_conditional_and_refuse_sampling(tmp_path, cli_h
 
 def test_inpaint_gan_resumes_exactly(monkeypatch):
     """Stopped at step 10 and resumed = trained to the end in one go (masks and warm-up included)."""
-    import gan_core.training.loop as train_module
-
     cfg = TrainConfig.from_dict({**TINY, "model": "inpaint-gan", "steps": 20, "log_every": 2})
     whole, parts = RunDir.create("ip-whole", cfg), RunDir.create("ip-parts", cfg)
     assert train(whole) == "finished"
-    real_stop = train_module._stop_requested
-    monkeypatch.setattr(train_module, "_stop_requested", lambda t, stop: t.step == 10 or real_stop(t, stop))
-    assert train(parts) == "stopped" and parts.latest_checkpoint().step == 10
-    monkeypatch.setattr(train_module, "_stop_requested", real_stop)
-    assert train(parts, resume=True) == "finished"
+    train_in_two_parts(parts, 10, monkeypatch)
     a = R.load_for("ip-whole", "model").G.state_dict()
     b = R.load_for("ip-parts", "model").G.state_dict()
     for k in a:

@@ -11,7 +11,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-import gan_core.training.loop as loop_module
+from conftest import train_in_two_parts
 from gan_core.cli.main import main
 from gan_core.config import TrainConfig, applies
 from gan_core.data.images import load_dataset
@@ -131,11 +131,7 @@ def test_a_registered_run_type_trains_resumes_and_samples(tiny_type, tmp_path, m
 
     # stopped at step 3 and resumed = trained in one go (its state and the reg phase included)
     parts = RunDir.create("tiny-parts", tiny_config())
-    real_stop = loop_module._stop_requested
-    monkeypatch.setattr(loop_module, "_stop_requested", lambda t, stop: t.step == 3 or real_stop(t, stop))
-    assert train(parts) == "stopped"
-    monkeypatch.setattr(loop_module, "_stop_requested", real_stop)
-    assert train(parts, resume=True) == "finished"
+    train_in_two_parts(parts, 3, monkeypatch)
     again, _ = load_checkpoint_file(parts.latest_checkpoint().weights)
     for key, value in tensors.items():
         if key.startswith(("G.", "D.", "task.")):

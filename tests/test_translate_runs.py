@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-import gan_core.training.loop as loop_module
+from conftest import train_in_two_parts
 from gan_core.cli.main import main
 from gan_core.config import ConfigError, TrainConfig, preset_for
 from gan_core.inference.translate import load_translator
@@ -44,11 +44,7 @@ def test_trains_and_resumes_exactly_through_the_trainer(values, monkeypatch):
     assert grid.size == (2 + 8 * 18, 2 + rows * 18)  # 8 fixed images, one row per input / output / target
 
     parts = RunDir.create("parts", config(values))
-    real_stop = loop_module._stop_requested
-    monkeypatch.setattr(loop_module, "_stop_requested", lambda t, stop: t.step == 3 or real_stop(t, stop))
-    assert train(parts) == "stopped"
-    monkeypatch.setattr(loop_module, "_stop_requested", real_stop)
-    assert train(parts, resume=True) == "finished"
+    train_in_two_parts(parts, 3, monkeypatch)
     again, _ = load_checkpoint_file(parts.latest_checkpoint().weights)
     keys = [k for k in tensors if k.startswith(("G.", "D.", "task.", "opt_"))]
     assert keys and all(torch.equal(tensors[k], again[k]) for k in keys), [k for k in keys if not torch.equal(tensors[k], again[k])]
