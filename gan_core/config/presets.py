@@ -47,7 +47,7 @@ STYLEGAN2 = dict(
 # Translation: both papers' optimiser (Adam 2e-4, betas 0.5/0.999) and loss (pix2pix cross-entropy,
 # CycleGAN least squares: ``loss`` names the maths the run type uses, for Monitor's D(x) axis; it
 # is not a knob there), no EMA, no in-run FID.
-# Widths and batch from steps measured on the 2-core CPU (PORTING.md, bench/translate_step.py,
+# Widths and batch from steps measured on the 2-core CPU (docs/translation-notes.md, bench/translate_step.py,
 # one thread, 32 px grey): pix2pix G32/D32 78 ms per step of 16 (G64: 330 ms); CycleGAN
 # G16/D32 with 4 residual blocks 282 ms per 16 (G32: 691 ms), six generator passes a step,
 # so batch 8 (the paper uses 1; instance norm makes it batch-independent). Default lengths:
