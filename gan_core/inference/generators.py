@@ -19,7 +19,7 @@ from PIL import Image, PngImagePlugin
 from gan_core.config import TrainConfig
 from gan_core.inference.checkpoint_checks import check_fits, checked_classes, checked_config, checked_step
 from gan_core.models.image import truncated_normal
-from gan_core.models.stylegan2 import mix_styles
+from gan_core.models.stylegan2 import StyleGenerator, mix_styles
 from gan_core.runs.rundir import CheckpointError, RunDir, load_checkpoint_file
 from gan_core.runtypes.registry import build_discriminator, build_generator
 from gan_core.torch_utils.vision import torchvision
@@ -135,8 +135,10 @@ def class_labels(loaded: LoadedGenerator, n: int, class_index: int | None) -> to
 
 
 def is_style_based(loaded: LoadedGenerator) -> bool:
-    """StyleGAN2: truncation happens in W (psi toward the mean w), styles can be mixed."""
-    return loaded.config.model == "stylegan2"
+    """A generator with a W space (StyleGAN2): truncation happens there (psi toward the mean w)
+    and styles can be mixed. Asked of the network, not the model's name, so the registry stays
+    the one place that names run types."""
+    return isinstance(loaded.G, StyleGenerator)
 
 
 def check_psi(truncation: float | None) -> float:
