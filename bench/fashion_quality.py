@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -106,13 +107,13 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
                         help="train these instead of studio and classic, e.g. 'mbstd=--minibatch-std' "
-                             "(repeatable; results go to --out-dir as variants_*.json, docs untouched)")
+                             "(repeatable; shell quoting: \"x=--augment ''\"; results go to --out-dir as variants_*.json, docs untouched)")
     parser.add_argument("--score-only", action="store_true",
                         help="train nothing: score the finished runs already in --root again")
     args = parser.parse_args()
     runs = dict(RUNS)
     if args.variant:
-        runs = {v.split("=", 1)[0]: v.split("=", 1)[1].split() if "=" in v else [] for v in args.variant}
+        runs = {v.split("=", 1)[0]: shlex.split(v.split("=", 1)[1]) if "=" in v else [] for v in args.variant}
     load_dataset("fashion-mnist", 32, 1)  # fail early, clearly, if the data is missing
     if args.score_only and args.root is None:
         parser.error("--score-only needs --root (the folder holding the runs)")
@@ -125,7 +126,7 @@ def main() -> None:
             sys.exit(f"{name} failed: see {root / (name + '.out')}")
     os.environ["GAN_CHECKPOINTS"] = str(root)
     results = {"minutes": args.minutes, "threads_each": 1, "machine": "2-core AMD EPYC (Zen 4) CPU, both runs at once",
-               "runs": {}}
+               "load_avg_15min_after_training": round(os.getloadavg()[2], 2), "runs": {}}
     docs = ROOT / "docs" if not args.variant else root
     docs.mkdir(exist_ok=True)
     for name in runs:
@@ -158,6 +159,7 @@ def main() -> None:
 
 def markdown(results: dict) -> str:
     lines = [f"# Fashion-MNIST, {results['minutes']:g} minutes each ({results['machine']}, {results['threads_each']} thread each)", "",
+             f"Load average (15 min) after training: {results.get('load_avg_15min_after_training', '?')}.", "",
              "| run | steps | images seen | images/s | FID | KID (x1e3) | precision | recall | density | coverage | class coverage | class accuracy |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     space = ""

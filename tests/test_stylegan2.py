@@ -232,3 +232,20 @@ def test_generate_page_offers_psi_style_mixing_and_w_interpolation():
 
 def texts_of(at) -> str:
     return "\n".join(str(m.value) for m in at.markdown)
+
+
+def test_r2_penalty_on_fakes_lazy_and_eager():
+    """R2 (R3GAN's partner of R1): lazily in the d_reg phase beside R1, or in every D step."""
+    lazy = RunDir.create("r2-lazy", sg2_config(steps=4, checkpoint_every=4, r2_gamma=1.0))
+    assert train(lazy) == "finished"
+    records = lazy.read_metrics()
+    assert records and all(math.isfinite(r["r2"]) and r["r2"] > 0 and r["r1"] > 0 for r in records)
+    weights = {}
+    for gamma in (0.0, 10.0):  # eager: same seed, so only the penalty can make D differ
+        run = RunDir.create(f"r2-eager-{gamma:g}", sg2_config(steps=2, checkpoint_every=2, r1_every=1, r1_gamma=0.0,
+                                                               r2_gamma=gamma, augment=[]))
+        assert train(run) == "finished"
+        weights[gamma], _ = load_checkpoint_file(run.latest_checkpoint().weights)
+    d_keys = [k for k in weights[0.0] if k.startswith("D.")]
+    assert all(torch.isfinite(weights[10.0][k]).all() for k in d_keys)
+    assert any(not torch.equal(weights[0.0][k], weights[10.0][k]) for k in d_keys)

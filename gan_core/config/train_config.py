@@ -81,7 +81,9 @@ class TrainConfig:
                      "minimax | nonsaturating | lsgan | hinge | wgan-gp (loss).", "Loss", choices=LOSSES)
     r1_gamma: float = spec(0.0, "R1 penalty weight", "Gradient penalty on reals, 0 = off (r1_gamma).", "Loss",
                            low=0.0, high=1e4)
-    r1_every: int = spec(1, "R1 penalty every (steps)", "Lazy R1: apply the penalty every N steps as its own "
+    r2_gamma: float = spec(0.0, "R2 penalty weight", "Gradient penalty on fakes, 0 = off; R3GAN pairs it with R1 "
+                           "at the same weight (r2_gamma).", "Loss", low=0.0, high=1e4)
+    r1_every: int = spec(1, "R1 penalty every (steps)", "Lazy R1 (and R2): apply the penalty every N steps as its own "
                          "update, weighted xN; StyleGAN2 uses 16 (r1_every).", "Loss", low=1, high=1000)
     gp_weight: float = spec(10.0, "WGAN-GP penalty weight", "Weight of the WGAN-GP gradient penalty (gp_weight).",
                             "Loss", low=0.0, high=1e4)

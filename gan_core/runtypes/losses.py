@@ -1,4 +1,4 @@
-"""GAN losses on discriminator logits, the R1 and WGAN-GP penalties, and ``AdversarialLoss``:
+"""GAN losses on discriminator logits, the R1/R2 and WGAN-GP penalties, and ``AdversarialLoss``:
 the objective the built-in run types share, which the loop calls for D's and G's step.
 
 Each loss is a pair (D's loss on real/fake logits, G's loss on fake logits), so neither the
@@ -44,9 +44,9 @@ def real_threshold(kind: str) -> float:
     return 0.5 if kind == "lsgan" else 0.0
 
 
-def r1_penalty(d_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """||grad_x D(x)||^2 on reals (Mescheder et al. 2018); ``real`` must require grad."""
-    (grad,) = torch.autograd.grad(d_out.sum(), real, create_graph=True)
+def r1_penalty(d_out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """||grad_x D(x)||^2 (Mescheder et al. 2018): R1 on reals, R2 on fakes; ``x`` must require grad."""
+    (grad,) = torch.autograd.grad(d_out.sum(), x, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
 
 
@@ -59,8 +59,8 @@ def gradient_penalty(discriminate, real: torch.Tensor, fake: torch.Tensor) -> to
 
 
 class AdversarialLoss:
-    """D's loss on reals vs fakes (+ R1 on reals, + WGAN-GP) and G's adversarial loss weighted
-    by the task (0 during a warm-up) plus the task's own term (L1 for restoration). Reports
+    """D's loss on reals vs fakes (+ R1 on reals, R2 on fakes, + WGAN-GP) and G's adversarial loss
+    weighted by the task (0 during a warm-up) plus the task's own term (L1 for restoration). Reports
     D(x), D(G(z)) and D's accuracy on both; the loop reports the totals and gradient norms.
 
     A run type with other maths subclasses this (``discriminate`` to read D's parts) or brings
@@ -72,11 +72,12 @@ class AdversarialLoss:
 
     def __init__(self, cfg, task):
         self.cfg, self.task = cfg, task
-        # Lazy R1 (StyleGAN2): with r1_every > 1 the penalty is its own D phase every that many
-        # steps, weighted by r1_every, instead of a term of every D step.
-        self.lazy_r1 = cfg.r1_gamma > 0 and cfg.r1_every > 1
-        if self.lazy_r1:
+        # Lazy R1/R2 (StyleGAN2): with r1_every > 1 the penalties are their own D phase every that
+        # many steps, weighted by r1_every, instead of a term of every D step.
+        self.lazy_reg = (cfg.r1_gamma > 0 or cfg.r2_gamma > 0) and cfg.r1_every > 1
+        if self.lazy_reg:
             self.d_reg_every = cfg.r1_every
+        self.last_fake = None  # the last D step's fakes, for lazy R2
 
     def discriminate(self, x: torch.Tensor, batch, D, which: str, report) -> torch.Tensor:
         """D's logits for reals (``which`` "real"), detached fakes ("fake") or G's fakes ("gen")."""
@@ -84,9 +85,13 @@ class AdversarialLoss:
 
     def d_loss(self, batch, fake: torch.Tensor, D, step: int, report) -> torch.Tensor:
         cfg = self.cfg
-        eager_r1 = cfg.r1_gamma > 0 and not self.lazy_r1
+        eager_r1 = cfg.r1_gamma > 0 and not self.lazy_reg
+        eager_r2 = cfg.r2_gamma > 0 and not self.lazy_reg
         if eager_r1:
             batch.x = batch.x.detach().requires_grad_(True)
+        if eager_r2:
+            fake = fake.detach().requires_grad_(True)
+        self.last_fake = fake.detach()
         d_real = self.discriminate(batch.x, batch, D, "real", report)
         d_fake = self.discriminate(fake, batch, D, "fake", report)
         loss = d_loss(cfg.loss, d_real.float(), d_fake.float())
@@ -95,6 +100,8 @@ class AdversarialLoss:
                 lambda mix: self.task.judge(mix, batch, D).float(), batch.x.detach(), fake.detach())
         if eager_r1:
             loss = loss + 0.5 * cfg.r1_gamma * r1_penalty(d_real.float(), batch.x)
+        if eager_r2:
+            loss = loss + 0.5 * cfg.r2_gamma * r1_penalty(d_fake.float(), fake)
         real, fake_ = d_real.detach().float(), d_fake.detach().float()
         threshold = real_threshold(cfg.loss)
         report("d_real", d_probability(cfg.loss, real).mean())
@@ -104,11 +111,15 @@ class AdversarialLoss:
         return loss
 
     def d_reg(self, batch, D, step: int, report) -> torch.Tensor:
-        """Lazy R1 on the last D batch's reals (through the same augmentation D sees)."""
-        x = batch.x.detach().requires_grad_(True)
-        penalty = r1_penalty(self.task.judge(x, batch, D).float(), x)
-        report("r1", penalty)
-        return 0.5 * self.cfg.r1_gamma * self.d_reg_every * penalty
+        """Lazy R1 on the last D batch's reals and R2 on its fakes (through the same augmentation D sees)."""
+        total = 0.0
+        for name, gamma, images in (("r1", self.cfg.r1_gamma, batch.x), ("r2", self.cfg.r2_gamma, self.last_fake)):
+            if gamma > 0:
+                x = images.detach().requires_grad_(True)
+                penalty = r1_penalty(self.task.judge(x, batch, D).float(), x)
+                report(name, penalty)
+                total = total + 0.5 * gamma * self.d_reg_every * penalty
+        return total
 
     def g_loss(self, batch, fake: torch.Tensor, D, step: int, report) -> torch.Tensor:
         d_gen = self.discriminate(fake, batch, D, "gen", report)

@@ -112,7 +112,7 @@ BUILTIN = (
             resolutions=_CONV, class_norm=True, sample="clip"),
 )
 # Translation keeps its papers' own losses, norms and networks: the image GANs' knobs do not apply.
-_TRANSLATION_IGNORES = ("z_dim", "conditional", "g_norm", "d_norm", "spectral_norm", "loss", "r1_gamma", "gp_weight",
+_TRANSLATION_IGNORES = ("z_dim", "conditional", "g_norm", "d_norm", "spectral_norm", "loss", "r1_gamma", "r2_gamma", "gp_weight",
                         "augment", "eval_every", "eval_samples")
 BUILTIN += (
     RunType("pix2pix", "translation", "paired image-to-image translation (U-Net G, PatchGAN D on input+output)",
