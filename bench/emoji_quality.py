@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from fashion_quality import final_grid, launch  # noqa: E402
+from fashion_quality import final_grid, launch, second_space, second_space_table  # noqa: E402
 from gan_core.data import ImageSet, load_dataset  # noqa: E402
 from gan_core.inference.generators import generate, load_generator, style_mix  # noqa: E402
 from gan_core.metrics.quality import evaluate  # noqa: E402
@@ -163,6 +163,7 @@ def main() -> None:
             "final_ada_p": records[-1].get("ada_p") if records else None,
             "config": run.config().to_dict(),
             "scores": evaluate(loaded, train_set, n=args.n),
+            "scores_rotnet": second_space(loaded, train_set, args.n),
         }
         if loaded.config.model == "stylegan2":
             entry["style_mixing"] = mixing_check(loaded)
@@ -208,7 +209,7 @@ def markdown(results: dict) -> str:
                       f"(distance {m['colour_dist_b']:.3f} vs {m['colour_dist_a']:.3f} to A)."]
     lines += ["", f"Feature space: `{space}`. Training seed {results.get('seed', 0)}; one seed per file (seeds are separate runs of this script): read "
               "differences smaller than the KID spread as noise.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + second_space_table(results["runs"]))
 
 
 if __name__ == "__main__":

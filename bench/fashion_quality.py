@@ -85,6 +85,34 @@ def by_class_grid(images: torch.Tensor, predicted: torch.Tensor, path: Path, per
     grid.resize((grid.width * 2, grid.height * 2)).save(path)
 
 
+def second_space(loaded, real, n: int) -> dict:
+    """The same scores in a second feature space (a CNN trained to predict rotation on the same
+    set, ``features.load_classifier(task="rotation")``), to confirm a choice made in the
+    classifier's space rather than tune to one yardstick."""
+    from gan_core.metrics import quality as metrics
+    from gan_core.metrics.features import load_classifier
+
+    res, ch = int(real.images.shape[-1]), int(real.images.shape[1])
+    rot = load_classifier(real.name, res, ch, task="rotation")
+    scores = metrics.evaluate(loaded, real, extractor=rot, n=n)
+    keep = ("feature_space", "fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage")
+    return {k: scores[k] for k in keep if k in scores}
+
+
+def second_space_table(runs: dict) -> list[str]:
+    """Markdown rows of ``second_space`` per run (empty when no run has them)."""
+    rows = [(name, r["scores_rotnet"]) for name, r in runs.items() if "scores_rotnet" in r]
+    if not rows:
+        return []
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+    lines = [f"Second feature space, to confirm: `{rows[0][1]['feature_space']}` (a CNN trained to predict rotation).", "",
+             "| run | FID | KID (x1e3) | precision | recall | density | coverage |", "|---|---|---|---|---|---|---|"]
+    for name, s in rows:
+        lines.append(f"| {name} | {fmt(s['fid'])} | {s['kid_mean'] * 1e3:.2f} ± {s['kid_std'] * 1e3:.2f} | "
+                     f"{fmt(s['precision'])} | {fmt(s['recall'])} | {fmt(s['density'])} | {fmt(s['coverage'])} |")
+    return lines + [""]
+
+
 def score(loaded, n: int, predictions: torch.Tensor) -> dict:
     """FID/KID/precision/recall/density/coverage in the offline classifier's feature space,
     plus class coverage: the share of the ten classes that get at least 2% of the classifier's
@@ -146,6 +174,7 @@ def main() -> None:
         }
         try:
             entry["scores"] = score(loaded, args.n, predicted)
+            entry["scores_rotnet"] = second_space(loaded, load_dataset("fashion-mnist", 32, 1, split="test"), args.n)
         except ImportError as exc:
             entry["scores"] = {"note": f"metrics unavailable: {exc}"}
         results["runs"][name] = entry
@@ -175,7 +204,7 @@ def markdown(results: dict) -> str:
     lines += ["", f"Feature space: `{space}`. Precision/recall: k-NN manifolds (k=3); density/coverage: "
               "the reals' k-NN balls only (Naeem et al. 2020, k=5; outlying fakes cannot raise coverage "
               "as they can raise recall). Class coverage: share of classes with at least 2% of the samples.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + second_space_table(results["runs"]))
 
 
 if __name__ == "__main__":

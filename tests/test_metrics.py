@@ -185,6 +185,19 @@ def test_unlabelled_set_uses_rotation_features(tmp_path):
     assert "rotation" in ex.notice and 0.0 <= ex.accuracy <= 1.0
 
 
+def test_a_labelled_set_can_also_give_rotation_features():
+    """The second feature space the benches confirm a result in: a CNN trained on rotation,
+    cached apart from the class classifier of the same set."""
+    classes = load_classifier("shapes", 16, 3)
+    rot = load_classifier("shapes", 16, 3, task="rotation")
+    assert classes.name.startswith("classifier/shapes/") and classes.can_classify()
+    assert rot.name.startswith("rotnet/shapes/") and not rot.can_classify() and rot.info["task"] == "rotation"
+    x = load_dataset("shapes", 16, 3, split="test").images[:8]
+    assert not torch.allclose(classes.features(x), rot.features(x))
+    with pytest.raises(ValueError, match="rotation"):
+        load_classifier("shapes", 16, 3, task="colour")
+
+
 def test_in_run_eval_keeps_best_checkpoint_and_cli_prints_json(tiny, python_exe):
     from gan_core.cli.main import main
     from gan_core.runs.rundir import RunDir

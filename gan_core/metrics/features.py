@@ -224,13 +224,18 @@ def _rotations(x: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def load_classifier(dataset: str, resolution: int, channels: int, *, device: str | torch.device = "cpu",
-                    recipe: ClassifierRecipe | None = None, log=None) -> ClassifierFeatures:
-    """The data set's offline classifier: from the cache, or trained now (once, locked)."""
+                    recipe: ClassifierRecipe | None = None, task: str | None = None, log=None) -> ClassifierFeatures:
+    """The data set's offline classifier: from the cache, or trained now (once, locked).
+    ``task="rotation"`` asks for the self-supervised rotation features even for a labelled set:
+    a second feature space to confirm a result measured in the classifier's (bench/)."""
     from safetensors.torch import load_file, save_file
 
     recipe = recipe or ClassifierRecipe()
     train_set = load_dataset(dataset, resolution, channels, split="train")
-    task = "classes" if train_set.labels is not None and len(train_set.classes) >= 2 else "rotation"
+    labelled = train_set.labels is not None and len(train_set.classes) >= 2
+    if task not in (None, "classes", "rotation") or (task == "classes" and not labelled):
+        raise ValueError(f"task must be 'rotation' or, for a labelled set, 'classes'; got {task!r}")
+    task = task or ("classes" if labelled else "rotation")
     kind = "classifier" if task == "classes" else "rotnet"
     slug = dataset_slug(dataset)
     stem = f"{slug}-{resolution}px-{channels}ch-{kind}-v{CLASSIFIER_VERSION}{recipe.tag()}"
