@@ -144,7 +144,7 @@ def main() -> None:
     os.environ["GAN_CHECKPOINTS"] = str(root)
     results = {"experiment": args.experiment, "seed": args.seed, "minutes": args.minutes, "threads_each": 1,
                "machine": "2-core AMD EPYC (Zen 4) CPU, both runs at once",
-               "load_avg_15min_after_training": round(os.getloadavg()[2], 2),
+               "load_avg_5min_after_training": None if args.score_only else round(os.getloadavg()[1], 2),
                "reference": f"emoji train split ({len(train_set)} images), {args.n} samples per run", "runs": {}}
     # file names: emoji_preset.md for seed 0 and 10 minutes, else e.g. emoji_preset_seed1_20min.md
     suffix = (f"_seed{args.seed}" if args.seed else "") + (f"_{args.minutes:g}min" if args.minutes != 10 else "")
@@ -183,8 +183,8 @@ def markdown(results: dict) -> str:
     small = results["experiment"] == "small"
     lines = [f"# Emoji 64 px, experiment '{results['experiment']}': {results['minutes']:g} minutes each "
              f"({results['machine']}, {results['threads_each']} thread each)", "",
-             f"Reference: {results['reference']}. Load average (15 min) after training: "
-             f"{results.get('load_avg_15min_after_training', '?')} (2 means both cores busy with the two runs).", "",
+             f"Reference: {results['reference']}. Load average (last 5 min of training): "
+             f"{results.get('load_avg_5min_after_training', '?')} (2 means both cores busy with the two runs).", "",
              "| run | steps | images seen | images/s | ADA p | FID | KID (x1e3) | precision | recall | density | coverage | class accuracy |"
              + (" D acc. train reals | D acc. held-out reals | D logit gap (std) |" if small else ""),
              "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if small else "")]
