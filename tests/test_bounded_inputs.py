@@ -171,6 +171,25 @@ def test_cli_data_delete_and_restore(tmp_path):
     assert data_cli(["restore", "cli-set"]) == 2
 
 
+def test_old_trash_goes_by_itself_and_empty_trash_clears_the_rest(tmp_path, monkeypatch, capsys):
+    """Replacing a set again and again must not fill the disk: sets trashed more than
+    GAN_TRASH_DAYS ago are removed when the next one arrives; `data empty-trash` clears the rest."""
+    import_small(tmp_path, "old")
+    old = delete_dataset("old")
+    aged = old.with_name("old-20200101-000000")  # as if deleted years ago
+    old.rename(aged)
+    stray = aged.parent / "notes-by-hand"  # not a trash entry's name: never touched
+    stray.mkdir()
+    monkeypatch.setenv("GAN_TRASH_DAYS", "7")
+    import_small(tmp_path, "new")
+    recent = delete_dataset("new")
+    assert not aged.exists() and recent.is_dir() and stray.is_dir()
+    assert [t.name for t in trashed_datasets()] == ["new"]
+    assert data_cli(["empty-trash", "--older-than", "1"]) == 0 and recent.is_dir()  # a day old? not yet
+    assert data_cli(["empty-trash"]) == 0 and "Removed 1 data set" in capsys.readouterr().out
+    assert trashed_datasets() == [] and stray.is_dir()
+
+
 def test_data_page_delete_then_restore_from_trash(tmp_path):
     import_small(tmp_path, "pagecats")
     at = AppTest.from_file(str(PAGES / "2_Data.py"), default_timeout=60).run()

@@ -1,4 +1,4 @@
-"""``python -m gan_core data import|list|delete|restore|download``."""
+"""``python -m gan_core data import|list|delete|restore|trash|empty-trash|download``."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ import sys
 from gan_core.data.catalogue import download_builtin, list_datasets
 from gan_core.data.images import DatasetInfo, clear_cache
 from gan_core.data.importer import DatasetError, data_root, import_dataset
-from gan_core.data.trash import delete_dataset, restore_dataset, trashed_datasets
+from gan_core.data.trash import delete_dataset, empty_trash, restore_dataset, trashed_datasets
 
 
 def data_cli(argv: list[str]) -> int:
@@ -37,6 +37,9 @@ def data_cli(argv: list[str]) -> int:
         elif args.command == "trash":
             for t in trashed_datasets():
                 print(f"{t.name}  deleted {t.deleted}  {t.path}")
+        elif args.command == "empty-trash":
+            removed = empty_trash(args.older_than)
+            print(f"Removed {len(removed)} data set(s) from the trash for good")
         else:
             print(f"Downloaded {args.name} into {download_builtin(args.name)}")
     except DatasetError as exc:
@@ -60,6 +63,9 @@ def _cli_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="bring a deleted data set back from the trash (its newest copy)")
     p.add_argument("name")
     sub.add_parser("trash", help="list the data sets in the trash")
+    p = sub.add_parser("empty-trash", help="remove trashed data sets for good (older ones go by themselves "
+                       "after GAN_TRASH_DAYS, default 7)")
+    p.add_argument("--older-than", type=float, default=0.0, metavar="DAYS", help="only those deleted more than DAYS ago")
     p = sub.add_parser("download", help="download a built-in through torchvision (online)")
     p.add_argument("name", choices=("fashion-mnist", "mnist", "cifar10"))
     return parser

@@ -487,17 +487,46 @@ def _swap_into_place(tmp: Path, final: Path, overwrite: bool) -> None:
 TRASH_DIR = ".trash"
 
 
+TRASH_ENTRY = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}-\d{6})(?:-\d+)?$")  # <name>-<YYYYmmdd-HHMMSS>[-n]
+
+
+def trash_days() -> float:
+    """``GAN_TRASH_DAYS`` (default 7): how long a deleted or replaced set stays restorable."""
+    try:
+        return max(0.0, float(os.environ.get("GAN_TRASH_DAYS", "7")))
+    except ValueError:
+        return 7.0
+
+
 def move_to_trash(path: Path, name: str, root: Path) -> Path:
     """Rename ``path`` to ``root/.trash/<name>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3`` ... when two
-    land in one second): atomic on one file system, and restorable (``data.trash``)."""
+    land in one second): atomic on one file system, and restorable (``data.trash``). Sets in
+    the trash longer than ``trash_days()`` are removed first, so replacing a set again and
+    again cannot fill the disk."""
     trash = root / TRASH_DIR
     trash.mkdir(exist_ok=True)
+    purge_trash(root, trash_days())
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest, n = trash / f"{name}-{stamp}", 2
     while dest.exists():
         dest, n = trash / f"{name}-{stamp}-{n}", n + 1
     os.rename(path, dest)
     return dest
+
+
+def purge_trash(root: Path, older_than_days: float) -> list[Path]:
+    """Remove for good the trashed sets deleted more than ``older_than_days`` ago (by the stamp
+    in their name; 0 empties the trash). Only entries the trash itself named are touched."""
+    trash, removed = root / TRASH_DIR, []
+    cutoff = time.time() - older_than_days * 86400
+    for entry in sorted(trash.iterdir()) if trash.is_dir() else []:
+        m = TRASH_ENTRY.match(entry.name)
+        if not m or entry.is_symlink() or not entry.is_dir():
+            continue
+        if time.mktime(time.strptime(m.group("stamp"), "%Y%m%d-%H%M%S")) <= cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def is_imported_set(entry: Path) -> bool:

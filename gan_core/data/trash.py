@@ -4,13 +4,13 @@ Only sets the studio imported can be deleted: they carry its ``import_report.jso
 folder someone copied into the data root by hand, a symlink or a built-in's storage is
 never touched. A deleted set goes, by one atomic rename, to
 ``$GAN_DATA/.trash/<name>-<YYYYmmdd-HHMMSS>`` (a ``-2``, ``-3`` ... suffix when two land in
-one second); ``restore_dataset`` renames the newest one back. Nothing is removed for good
-here: empty the trash by hand (``rm -r $GAN_DATA/.trash/...``) to free the disk.
+one second); ``restore_dataset`` renames the newest one back. A set stays there for
+``GAN_TRASH_DAYS`` (default 7): the next move to the trash removes older ones for good, and
+``data empty-trash`` does it at once.
 """
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +18,13 @@ from pathlib import Path
 from gan_core.data.importer import (
     REPORT_FILE,
     TRASH_DIR,
+    TRASH_ENTRY,
     DatasetError,
     data_root,
     move_to_trash,
+    purge_trash,
     validate_name,
 )
-
-_ENTRY = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}-\d{6})(?:-\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def trashed_datasets(root: Path | None = None) -> list[TrashedSet]:
     trash = (Path(root) if root is not None else data_root()) / TRASH_DIR
     found = []
     for entry in trash.iterdir() if trash.is_dir() else []:
-        m = _ENTRY.match(entry.name)
+        m = TRASH_ENTRY.match(entry.name)
         if m and entry.is_dir() and not entry.is_symlink():
             when = time.strptime(m.group("stamp"), "%Y%m%d-%H%M%S")
             found.append(TrashedSet(m.group("name"), time.strftime("%Y-%m-%d %H:%M:%S", when), entry))
@@ -79,3 +79,8 @@ def restore_dataset(name: str, root: Path | None = None, entry: Path | None = No
     except OSError as exc:
         raise DatasetError(f"could not restore {name!r}: {exc.strerror or exc}") from None
     return target
+
+
+def empty_trash(older_than_days: float = 0.0, root: Path | None = None) -> list[Path]:
+    """Remove trashed sets for good: all of them, or those deleted more than ``older_than_days`` ago."""
+    return purge_trash(Path(root) if root is not None else data_root(), older_than_days)
