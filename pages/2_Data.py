@@ -18,12 +18,12 @@ from gan_core.data.importer import data_root  # noqa: E402
 from gan_core.data.limits import upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
-from ui.common import page_setup  # noqa: E402
+from ui.common import page_setup, where  # noqa: E402
 
 me = page_setup("Data")
 st.title("Data sets")
 st.caption("Built-in sets are ready to train; imported sets live in "
-           f"`{data_root()}` and can be trained on by name.")
+           f"{where(me, data_root(), 'the studio’s data folder')} and can be trained on by name.")
 
 
 def data_action(call, done: str) -> None:
@@ -105,7 +105,7 @@ with tab_browse:
             if owner:
                 st.caption(f"Imported by {owner}")
             with st.popover("Delete this set", icon=":material/delete:", disabled=bool(not_yours), help=not_yours):
-                st.write(f"Move **{info.name}** to the trash (`{data_root() / '.trash'}`)? It can be restored "
+                st.write(f"Move **{info.name}** to the trash ({where(me, data_root() / '.trash', 'kept for a while')})? It can be restored "
                          "below. Runs trained on it keep their weights.")
                 if st.button("Move to trash", type="primary", key=f"delete_{info.name}"):
                     data_action(lambda: ownership.delete_dataset_as(me, info.name), f"Moved {info.name} to the trash")

@@ -24,7 +24,7 @@ from gan_core.runtypes.registry import kind_of  # noqa: E402
 from gan_core.video.clips import clip_to_gif_bytes, generate_clips  # noqa: E402
 from ui.media import folder_zip_bytes, gif_bytes, slerp, upscale, zip_bytes  # noqa: E402
 from ui.runs_table import checkpoint_choices  # noqa: E402
-from ui.common import open_run, page_link, page_setup, runs_safe  # noqa: E402
+from ui.common import open_run, page_link, page_setup, runs_safe, where  # noqa: E402
 from ui.quick_start import quick_start  # noqa: E402
 
 me = page_setup("Generate")
@@ -264,7 +264,7 @@ with tab_interp:
 
 with tab_export:
     st.markdown("Write **N images per class** into a folder layout ready to train a classifier "
-                f"(`{data_root()}/<name>/<class>/*.png`). The set also appears on **Data** and can be trained on. "
+                f"({where(me, data_root() / '<name>/<class>/*.png', 'one folder per class')}). The set also appears on **Data** and can be trained on. "
                 "Every PNG carries its provenance (synthetic, model, run, step, seed, time).")
     e1, e2, e3 = st.columns([1.4, 1, 1])
     # Keyed per run: one key for every run kept the first run's name after a switch (issue #16).
@@ -287,7 +287,7 @@ with tab_export:
     done = st.session_state.get("export_done")
     if done:
         folder, count = done
-        st.success(f"Wrote {count:,} images to `{folder}`.")
+        st.success(f"Wrote {count:,} images to {where(me, Path(folder), 'the data set ' + Path(folder).name)}.")
         if Path(folder).is_dir():
             st.download_button("Download as ZIP", folder_zip_bytes(Path(folder)), file_name=f"{Path(folder).name}.zip",
                                mime="application/zip", icon=":material/folder_zip:", key="dl_export")

@@ -353,13 +353,16 @@ def test_data_sets_are_deleted_only_by_their_creator(tmp_path, monkeypatch):
         ownership.delete_dataset_as(BOB, "alices-set")
     folder = Path(os.environ["GAN_DATA"]) / "alices-set"
     assert len(list(folder.glob("*.png"))) == 3
-    for who, disabled in ((BOB, True), (ALICE, False)):  # the Data page: Bob's delete is off, and says why
+    for who, disabled in ((BOB, True), (ALICE, False), (BOSS, False)):  # the Data page: Bob's delete is off, and says why
         at = AppTest.from_file(str(ROOT / "pages/2_Data.py"), default_timeout=60)
         at.session_state[SESSION_KEY] = who
         at.session_state["data_pick"] = "alices-set"  # not the default set: no Fashion-MNIST preview to load
         at.run()
         popover = at.get("popover")[0].proto.popover
         assert popover.disabled == disabled and ("created by alice" in popover.help) == disabled
+        # the server's folders are an operator's business: a visitor reads them in words
+        page_text = " ".join(e.value for e in [*at.caption, *at.markdown])
+        assert (os.environ["GAN_DATA"] in page_text) == who.operator, who
     ownership.delete_dataset_as(ALICE, "alices-set")
     assert not folder.exists()
 

@@ -91,6 +91,13 @@ def page_setup(title: str | None = None) -> Identity:
     return identity
 
 
+def where(identity: Identity, path: Path, label: str) -> str:
+    """A server folder as a page shows it: the path to an operator, ``label`` (in words, e.g.
+    "the studio's data folder") to a visitor of a served studio, who has no use for the layout
+    of the server's disk."""
+    return f"`{path}`" if identity.operator else label
+
+
 def _short(path: Path, limit: int = 28) -> str:
     text = str(path)
     return text if len(text) <= limit else "…" + text[-(limit - 1):]
