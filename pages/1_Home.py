@@ -44,13 +44,20 @@ with buttons:
 runs = runs_safe()
 st.subheader("Runs")
 if not runs:
-    st.info(
-        "**No runs yet.** Press **Quick start** to train the default recipe on Fashion-MNIST "
-        "(samples appear within a minute), **Quick start with class & text control** for a model you can "
-        "ask for a class or a few words, or go to **Train** to choose a data set and settings. "
-        "Bring your own images on **Data**.",
-        icon=":material/lightbulb:",
-    )
+    # Polls too: a first run started from another tab or the CLI brings the table without a click.
+    @st.fragment(run_every=env_refresh_s(3.0) * 2)
+    def no_runs_yet() -> None:
+        if runs_safe():
+            st.rerun()
+        st.info(
+            "**No runs yet.** Press **Quick start** to train the default recipe on Fashion-MNIST "
+            "(samples appear within a minute), **Quick start with class & text control** for a model you can "
+            "ask for a class or a few words, or go to **Train** to choose a data set and settings. "
+            "Bring your own images on **Data**.",
+            icon=":material/lightbulb:",
+        )
+
+    no_runs_yet()
 else:
     # The table ticks even when nothing trains, so a run started, stopped or resumed from
     # another tab or the CLI shows within one refresh (thumbnails are cached per grid file).

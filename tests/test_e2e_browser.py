@@ -370,6 +370,21 @@ def test_generate_export_name_follows_the_selected_run(studio):
             assert box.input_value() == f"synthetic-{run}"
 
 
+def test_home_shows_a_first_run_started_elsewhere(studio):
+    """Home with no runs keeps polling: a run created from the CLI (or another tab) replaces
+    the "No runs yet" notice without a click."""
+    from gan_core.config import TrainConfig
+    from gan_core.runs.rundir import RunDir
+
+    url, tmp = studio
+    with browser_page(viewport=(1400, 900)) as page:
+        page.goto(url)
+        page.get_by_text("No runs yet").wait_for()
+        RunDir.create("from-the-cli", TrainConfig.from_dict(dict(data="shapes", resolution=16, steps=1)),
+                      root=tmp / "checkpoints")
+        page.get_by_text("No runs yet").wait_for(state="detached", timeout=30_000)
+
+
 def test_text_box_is_reachable_from_quick_start(studio):
     """Home promises generating "from a few words": its second Quick start trains a
     class-conditional run, and once Stop has written a checkpoint, Generate has the text box."""
