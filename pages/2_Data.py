@@ -14,7 +14,7 @@ from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
                            load_dataset, split_sizes, trashed_datasets)
-from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.data.importer import data_root, trash_days  # noqa: E402
 from gan_core.data.limits import upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
@@ -105,7 +105,7 @@ with tab_browse:
             if owner:
                 st.caption(f"Imported by {owner}")
             with st.popover("Delete this set", icon=":material/delete:", disabled=bool(not_yours), help=not_yours):
-                st.write(f"Move **{info.name}** to the trash ({where(me, data_root() / '.trash', 'kept for a while')})? It can be restored "
+                st.write(f"Move **{info.name}** to the trash ({where(me, data_root() / '.trash', f'kept {trash_days():g} days')})? It can be restored "
                          "below. Runs trained on it keep their weights.")
                 if st.button("Move to trash", type="primary", key=f"delete_{info.name}"):
                     data_action(lambda: ownership.delete_dataset_as(me, info.name), f"Moved {info.name} to the trash")
