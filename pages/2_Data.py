@@ -14,8 +14,8 @@ from gan_core.access import AccessError, ownership  # noqa: E402
 from gan_core.config import preset_for  # noqa: E402
 from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, list_datasets,  # noqa: E402
                            load_dataset, split_sizes, trashed_datasets)
-from gan_core.data.importer import data_root, trash_days  # noqa: E402
-from gan_core.data.limits import upload_problem  # noqa: E402
+from gan_core.data.importer import data_root  # noqa: E402
+from gan_core.data.limits import trash_days, upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup, where  # noqa: E402

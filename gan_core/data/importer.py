@@ -50,7 +50,7 @@ from typing import Callable, Iterator
 
 from PIL import Image
 
-from gan_core.data.limits import free_space_problem, import_max_side
+from gan_core.data.limits import free_space_problem, import_max_side, trash_days
 from gan_core.data.untrusted import (  # noqa: F401 - re-exported
     MAX_IMAGE_PIXELS,
     SkipFile,
@@ -490,12 +490,15 @@ TRASH_DIR = ".trash"
 TRASH_ENTRY = re.compile(r"^(?P<name>.+)-(?P<stamp>\d{8}-\d{6})(?:-\d+)?$")  # <name>-<YYYYmmdd-HHMMSS>[-n]
 
 
-def trash_days() -> float:
-    """``GAN_TRASH_DAYS`` (default 7): how long a deleted or replaced set stays restorable."""
-    try:
-        return max(0.0, float(os.environ.get("GAN_TRASH_DAYS", "7")))
-    except ValueError:
-        return 7.0
+def trash_entries(root: Path) -> list[tuple[Path, str, time.struct_time]]:
+    """(folder, set name, when deleted) of every entry the trash itself named: what listing,
+    restoring and purging all walk. Anything else in the folder is never touched."""
+    trash, found = root / TRASH_DIR, []
+    for entry in trash.iterdir() if trash.is_dir() else []:
+        m = TRASH_ENTRY.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink():
+            found.append((entry, m.group("name"), time.strptime(m.group("stamp"), "%Y%m%d-%H%M%S")))
+    return found
 
 
 def move_to_trash(path: Path, name: str, root: Path) -> Path:
@@ -516,16 +519,11 @@ def move_to_trash(path: Path, name: str, root: Path) -> Path:
 
 def purge_trash(root: Path, older_than_days: float) -> list[Path]:
     """Remove for good the trashed sets deleted more than ``older_than_days`` ago (by the stamp
-    in their name; 0 empties the trash). Only entries the trash itself named are touched."""
-    trash, removed = root / TRASH_DIR, []
+    in their name; 0 empties the trash)."""
     cutoff = time.time() - older_than_days * 86400
-    for entry in sorted(trash.iterdir()) if trash.is_dir() else []:
-        m = TRASH_ENTRY.match(entry.name)
-        if not m or entry.is_symlink() or not entry.is_dir():
-            continue
-        if time.mktime(time.strptime(m.group("stamp"), "%Y%m%d-%H%M%S")) <= cutoff:
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
+    removed = [entry for entry, _, when in sorted(trash_entries(root)) if time.mktime(when) <= cutoff]
+    for entry in removed:
+        shutil.rmtree(entry, ignore_errors=True)
     return removed
 
 

@@ -9,6 +9,8 @@ Each has a documented default and an environment variable to change it (operator
                            (larger ones are downscaled, aspect kept; the studio trains at <= 128)
     GAN_MIN_FREE_MB        free disk that must remain before an import     default 1024
                            or a launch (checked on the target folder's file system)
+    GAN_TRASH_DAYS         days a deleted or replaced set stays restorable  default 7
+                           (older ones go when the next set is trashed)
 
 Streamlit's ``server.maxUploadSize`` caps each file on its own; these cap the request.
 """
@@ -38,6 +40,14 @@ def import_max_side() -> int:
 
 def min_free_bytes() -> int:
     return _env_int("GAN_MIN_FREE_MB", 1024) * 2**20
+
+
+def trash_days() -> float:
+    """Days, fractions allowed (so not ``_env_int``); a bad value keeps the default."""
+    try:
+        return max(0.0, float(os.environ.get("GAN_TRASH_DAYS", "7")))
+    except ValueError:
+        return 7.0
 
 
 def upload_problem(sizes: list[int]) -> str | None:

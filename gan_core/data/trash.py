@@ -18,11 +18,11 @@ from pathlib import Path
 from gan_core.data.importer import (
     REPORT_FILE,
     TRASH_DIR,
-    TRASH_ENTRY,
     DatasetError,
     data_root,
     move_to_trash,
     purge_trash,
+    trash_entries,
     validate_name,
 )
 
@@ -53,13 +53,8 @@ def delete_dataset(name: str, root: Path | None = None) -> Path:
 
 def trashed_datasets(root: Path | None = None) -> list[TrashedSet]:
     """Sets in the trash, newest first."""
-    trash = (Path(root) if root is not None else data_root()) / TRASH_DIR
-    found = []
-    for entry in trash.iterdir() if trash.is_dir() else []:
-        m = TRASH_ENTRY.match(entry.name)
-        if m and entry.is_dir() and not entry.is_symlink():
-            when = time.strptime(m.group("stamp"), "%Y%m%d-%H%M%S")
-            found.append(TrashedSet(m.group("name"), time.strftime("%Y-%m-%d %H:%M:%S", when), entry))
+    found = [TrashedSet(name, time.strftime("%Y-%m-%d %H:%M:%S", when), entry)
+             for entry, name, when in trash_entries(Path(root) if root is not None else data_root())]
     return sorted(found, key=lambda t: t.path.name[len(t.name) + 1:], reverse=True)  # stamp, then -2, -3 ...
 
 
