@@ -41,8 +41,9 @@ from PIL import Image  # noqa: E402
 
 from fashion_quality import final_grid, launch, second_space, second_space_table  # noqa: E402
 from gan_core.data import ImageSet, load_dataset  # noqa: E402
-from gan_core.inference.generators import generate, load_generator, style_mix  # noqa: E402
+from gan_core.inference.generators import load_generator  # noqa: E402
 from gan_core.metrics.quality import evaluate  # noqa: E402
+from gan_core.metrics.style_mixing import style_mixing_check  # noqa: E402
 from gan_core.runs.rundir import RunDir  # noqa: E402
 
 EXPERIMENTS = {
@@ -69,33 +70,19 @@ def write_small_set(folder: Path, n: int = SMALL_N) -> Path:
     return folder
 
 
-@torch.no_grad()
-def mixing_check(loaded, pairs: int = 64, cutoff: int = 3) -> dict:
-    """Style mixing on the trained G, measured: for seed pairs (A, B) mixed after the coarse
-    layers (``cutoff`` 3: the 4x4 and 8x8 styles from A, as the Generate page's default does),
-    the share of pairs whose low-pass luminance layout (8x8-px blocks, centred) correlates more
-    with A than with B, and whose mean colour (per-channel mean minus grey) is nearer B's than A's."""
-    import torch.nn.functional as F
+def write_generator_fixture(root: Path, name: str, path: Path) -> None:
+    """The run's newest EMA generator alone (no D, no optimiser state), with the metadata that
+    ``load_generator(checkpoint=path)`` needs: the trained model that ``tests/test_stylegan2.py``
+    checks style mixing on (about 1.5 MB, committed; made by ``--fixture``)."""
+    from safetensors.torch import save_file
 
-    seeds_a, seeds_b = list(range(pairs)), list(range(10_000, 10_000 + pairs))
-    a, b = generate(loaded, seeds_a, class_index=0), generate(loaded, seeds_b, class_index=0)
-    mixed = torch.stack([style_mix(loaded, sa, sb, cutoff, 0) for sa, sb in zip(seeds_a, seeds_b)])
+    from gan_core.runs.rundir import load_checkpoint_file
 
-    def layout(x):
-        luma = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-        low = F.avg_pool2d(luma, 8).flatten(1)
-        return low - low.mean(1, keepdim=True)
-
-    def chroma(x):
-        m = x.mean((2, 3))
-        return m - m.mean(1, keepdim=True)
-
-    la, lb, lm = layout(a), layout(b), layout(mixed)
-    ca, cb = F.cosine_similarity(lm, la, dim=1), F.cosine_similarity(lm, lb, dim=1)
-    da, db = (chroma(mixed) - chroma(a)).norm(dim=1), (chroma(mixed) - chroma(b)).norm(dim=1)
-    return {"cutoff": cutoff, "num_ws": loaded.G.num_ws, "pairs": pairs,
-            "layout_follows_a": float((ca > cb).float().mean()), "layout_corr_a": float(ca.mean()), "layout_corr_b": float(cb.mean()),
-            "colour_follows_b": float((db < da).float().mean()), "colour_dist_a": float(da.mean()), "colour_dist_b": float(db.mean())}
+    tensors, meta = load_checkpoint_file(RunDir.open(name, root).latest_checkpoint().weights)
+    keep = {k: v.contiguous() for k, v in tensors.items() if k.startswith("G_ema.")}
+    info = {k: meta[k] for k in ("model", "config", "classes", "step", "images_seen", "format")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(keep, str(path), metadata={"gan_studio": json.dumps(info)})
 
 
 @torch.no_grad()
@@ -126,6 +113,8 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--score-only", action="store_true", help="score the finished runs in --root again")
     parser.add_argument("--seed", type=int, default=0, help="training seed of both runs (results file gets _seed<N>)")
+    parser.add_argument("--fixture", type=Path, default=None,
+                        help="also write the StyleGAN2 run's EMA generator here (tests/fixtures/emoji_stylegan2_g.safetensors)")
     args = parser.parse_args()
     train_set = load_dataset("emoji", 64, 3, split="train")  # fail early, clearly, when the font is missing
     root = args.root or Path(tempfile.mkdtemp(prefix=f"emoji-{args.experiment}-"))
@@ -166,7 +155,9 @@ def main() -> None:
             "scores_rotnet": second_space(loaded, train_set, args.n),
         }
         if loaded.config.model == "stylegan2":
-            entry["style_mixing"] = mixing_check(loaded)
+            entry["style_mixing"] = style_mixing_check(loaded)
+            if args.fixture:
+                write_generator_fixture(root, name, args.fixture)
         if args.experiment == "small":  # the folder's split: 9 of every 10 files train, the 10th held out
             entry.update(overfitting(loaded, load_dataset(data, 64, 3, split="train"),
                                      load_dataset(data, 64, 3, split="test")))
