@@ -104,6 +104,34 @@ def test_resume_is_exact():
     assert [r["step"] for r in split.read_metrics()] == [2, 4, 6, 8]
 
 
+def test_lr_decay_falls_linearly_over_the_last_share_and_resumes_exactly():
+    """--lr-decay 0.5 over 8 steps: full rate for steps 1-5, then 0.75, 0.5, 0.25 of it (the rate
+    is set before each step from the share of the run done); logged as lr_g, saved with the
+    optimiser, and a resume from the step-4 checkpoint reaches step 8 bit for bit."""
+    import shutil
+
+    cfg = tiny_config(steps=8, checkpoint_every=4, log_every=1, lr_decay=0.5)
+    straight = RunDir.create("decay", cfg)
+    assert train(straight) == "finished"
+    lrs = [r["lr_g"] for r in straight.read_metrics()]
+    assert lrs == pytest.approx([cfg.lr_g] * 5 + [0.75 * cfg.lr_g, 0.5 * cfg.lr_g, 0.25 * cfg.lr_g])
+    _, meta = load_checkpoint_file(straight.latest_checkpoint().weights)
+    assert meta["opt_G"][0]["lr"] == pytest.approx(0.25 * cfg.lr_g) and meta["opt_D"][0]["lr"] == pytest.approx(0.25 * cfg.lr_d)
+
+    shutil.copytree(straight.path, straight.path.parent / "decay-again")
+    again = RunDir.open("decay-again")
+    for path in again.latest_checkpoint().weights.parent.glob("step_000000008.*"):
+        path.unlink()
+    assert again.latest_checkpoint().step == 4
+    assert train(again, resume=True) == "finished"
+    a, _ = load_checkpoint_file(straight.latest_checkpoint().weights)
+    b, _ = load_checkpoint_file(again.latest_checkpoint().weights)
+    for key in a:
+        if key.startswith(("G.", "D.", "G_ema.", "opt_")):
+            assert torch.equal(a[key], b[key]), key
+    assert [r["lr_g"] for r in again.read_metrics()] == lrs
+
+
 def test_resumed_adam_moments_keep_the_weights_memory_layout():
     """Checkpoints store moments contiguous; the weights are channels_last. CUDA's fused Adam
     refuses moments whose strides differ from their weight's, so loading must restore them."""

@@ -109,6 +109,9 @@ class TrainConfig:
                         high_open=True)
     beta2: float = spec(0.999, "Adam beta2", "Adam's second-moment decay (beta2).", "Optimiser", low=0.0, high=1.0,
                         high_open=True)
+    lr_decay: float = spec(0.0, "Learning-rate decay share", "Share of the run, at its end, over which both "
+                           "learning rates fall linearly toward 0; 0 = constant. pix2pix and CycleGAN train with "
+                           "0.5 (lr_decay).", "Optimiser", low=0.0, high=1.0)
     ema: bool = spec(False, "Average the generator's weights", "Keep an EMA of G's weights; sampling uses it (ema).",
                      "Optimiser")
     ema_decay: float = spec(0.999, "Weight average decay", "EMA decay per step (ema_decay).", "Optimiser", low=0.0,

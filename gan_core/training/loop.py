@@ -125,6 +125,8 @@ def _loop(t: Trainer, stop: _StopSignal) -> str:
     while True:
         if cfg.minutes <= 0 and t.step >= cfg.steps or t.elapsed >= budget_s:
             break
+        if cfg.lr_decay:
+            t.decay_lr(t.elapsed / budget_s if cfg.minutes > 0 else t.step / cfg.steps)
         t.train_step()
         t.elapsed = elapsed_at_start + time.perf_counter() - session_start
         at_log = t.step % cfg.log_every == 0
@@ -171,6 +173,8 @@ def _log_interval(t: Trainer, stats: dict[str, float], seconds: float, images: i
     ips = images / max(seconds, 1e-9)
     record = {"step": t.step, "images": t.images_seen, "elapsed_s": round(t.elapsed, 3),
               "images_per_s": round(ips, 2), **{k: round(v, 6) for k, v in stats.items()}, "time": time.time()}
+    if t.cfg.lr_decay:
+        record["lr_g"] = t.opt_g.param_groups[0]["lr"]
     t.run.append_metrics(record)
     t.run.write_status(step=t.step, images_seen=t.images_seen, images_per_s=round(ips, 2),
                        elapsed_s=round(t.elapsed, 1), eta_s=_remaining_s(t.cfg, t, ips),
@@ -199,6 +203,7 @@ def _handle_divergence(t: Trainer, stats: dict[str, float], allow_rollback: bool
         for opt in (t.opt_g, t.opt_d):
             for group in opt.param_groups:
                 group["lr"] *= 0.5
+                group["initial_lr"] *= 0.5
         if t.dist.main:
             t.run.truncate_metrics_after(t.step)
             say(t.run, f"non-finite {bad}: rolled back to step {t.step} and halved the learning rates")

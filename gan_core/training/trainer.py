@@ -44,13 +44,16 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         self.G_ema = ema_copy(self.G) if cfg.ema else None
         faulty = inject_faults(self.task)  # tests only (GAN_STUDIO_INJECT_NAN_AT_STEP): never captured
+        # (a graph bakes the learning rate into its replayed Adam kernels: a decaying one runs eagerly)
         use_graph = (cfg.cuda_graph and self.cuda and self.dist.world == 1 and not cfg.compile
-                     and self.task.graph_safe and not faulty)
+                     and self.task.graph_safe and not faulty and not cfg.lr_decay)
         if use_graph:
             self.task.source.generator_on_device()
         fused = {"fused": True, "capturable": use_graph} if self.cuda else {"foreach": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **fused)
+        for group in self.opt_g.param_groups + self.opt_d.param_groups:
+            group["initial_lr"] = group["lr"]  # what --lr-decay scales (saved with the groups; a rollback halves it)
         self.fixed = self.task.fixed_inputs(cfg.seed)
         self.step = 0
         self.images_seen = 0
@@ -101,6 +104,13 @@ class Trainer:
         self.step += 1
         self.stats.count += 1
         self.task.after_step(self.step)
+
+    def decay_lr(self, progress: float) -> None:
+        """Both learning rates at ``progress`` (0..1) through the run: constant, then over the
+        last ``lr_decay`` share linearly toward 0 (pix2pix's and CycleGAN's schedule)."""
+        factor = min(1.0, max(0.0, 1.0 - progress) / self.cfg.lr_decay)
+        for group in self.opt_g.param_groups + self.opt_d.param_groups:
+            group["lr"] = group["initial_lr"] * factor
 
     def _run_eagerly(self, exc: Exception) -> None:
         self.G_train, self.D_train = self._eager
