@@ -139,6 +139,14 @@ def test_chart_figure_has_reference_line_and_one_trace_per_run():
     assert charts.point_count(runs) == 3
 
 
+def test_monitor_adds_the_ada_and_learning_rate_charts_only_for_runs_that_log_them():
+    titles = lambda runs: [title for title, _, _ in charts.charts_for(runs)]  # noqa: E731
+    plain = titles({"a": [rec(1)]})
+    assert "ADA augmentation p" not in plain and "Learning rate" not in plain
+    both = titles({"a": [rec(1)], "b": [rec(1, ada_p=0.1, lr_g=1e-4)]})
+    assert both[:len(plain)] == plain and "ADA augmentation p" in both and "Learning rate" in both
+
+
 def test_long_runs_are_thinned_for_charts_keeping_the_newest_point():
     xs, ys = list(range(1000)), [float(i) for i in range(1000)]
     tx, ty = charts.thin(xs, ys, 200)

@@ -9,6 +9,8 @@ from ui.health import DiversityTrend
 
 # Shown only for runs that log it (--augment ada): the augmentation strength p over time.
 ADA_CHART = ("ADA augmentation p", [("ada_p", "p")], "probability of each transform")
+# Shown only for runs that log it (--lr-decay): G's learning rate (D's falls in proportion).
+LR_CHART = ("Learning rate", [("lr_g", "generator")], "Adam learning rate")
 # Shown only for translation runs: their own terms (pix2pix: L1; CycleGAN: cycle and identity) beside G's
 # adversarial ones.
 TRANSLATION_CHART = ("Translation terms", [("g_adv", "adversarial (G)"), ("l1", "L1 to target"),
@@ -18,10 +20,10 @@ TRANSLATION_CHART = ("Translation terms", [("g_adv", "adversarial (G)"), ("l1", 
 
 
 def charts_for(runs: dict[str, list[dict[str, Any]]]) -> list[tuple[str, list[tuple[str, str]], str]]:
-    """Monitor's chart groups for these runs: the common ones, plus ADA's p and a translation run's
-    own terms when logged."""
+    """Monitor's chart groups for these runs: the common ones, plus ADA's p, a decaying learning
+    rate and a translation run's own terms when logged."""
     logged = {k for records in runs.values() for r in records for k in r}
-    extra = [chart for chart in (ADA_CHART, TRANSLATION_CHART) if any(k in logged for k, _ in chart[1])]
+    extra = [chart for chart in (ADA_CHART, LR_CHART, TRANSLATION_CHART) if any(k in logged for k, _ in chart[1])]
     return CHARTS + extra
 
 
