@@ -3,7 +3,7 @@ files the benches wrote (``bench/results/*.json``), so README numbers come from 
 
     python bench/summarise.py   # writes bench/results/summary.md
 
-Families: emoji preset (``emoji_preset[_seedN].json``, 10-minute runs), emoji small
+Families: emoji preset (``emoji_preset[_seedN][_20min].json``, a table per budget), emoji small
 (``emoji_small[_seedN].json``), Fashion-MNIST models (``variants_*.json``, a run's ``_s1`` ... suffix
 names its seed) and translation (``translate_{pix2pix,cyclegan}[_seedN].json``).
 """
@@ -46,7 +46,9 @@ def _get(pick, entry):
 
 
 def _seed_files(pattern: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(RESULTS.glob(pattern)) if re.fullmatch(pattern.replace("*", r"(_seed\d+)?"), p.name)]
+    """The result files of one bench family: ``<stem>[_seedN][_Mmin].json``."""
+    return [json.loads(p.read_text()) for p in sorted(RESULTS.glob(pattern))
+            if re.fullmatch(pattern.replace("*", r"(_seed\d+)?(_[\d.]+min)?"), p.name)]
 
 
 SCORES = [("FID", lambda r: r["scores"]["fid"], 2), ("KID x1e3", lambda r: r["scores"]["kid_mean"] * 1e3, 1),
@@ -66,16 +68,16 @@ def emoji() -> list[str]:
                                          ("D acc. train reals", lambda r: r["d_acc_train_reals"], 3),
                                          ("D acc. held-out reals", lambda r: r["d_acc_heldout_reals"], 3),
                                          ("D logit gap (std)", lambda r: r["d_logit_gap_in_std"], 3)])):
-        files = [f for f in _seed_files(f"emoji_{experiment}*.json") if f.get("minutes") == 10]
-        if not files:
-            continue
-        rows: dict[str, list[dict]] = {}
-        for f in files:
-            for name, entry in f["runs"].items():
-                rows.setdefault(name, []).append(entry)
-        seeds = ", ".join(str(f.get("seed", 0)) for f in files)
-        out += table(f"Emoji, experiment '{experiment}' (10 minutes each; seeds {seeds})", rows,
-                     [("steps", lambda r: r["steps"], 0), *SCORES, *SECOND, *extra])
+        every = _seed_files(f"emoji_{experiment}*.json")
+        for minutes in sorted({f.get("minutes") for f in every}):
+            files = [f for f in every if f.get("minutes") == minutes]
+            rows: dict[str, list[dict]] = {}
+            for f in files:
+                for name, entry in f["runs"].items():
+                    rows.setdefault(name, []).append(entry)
+            seeds = ", ".join(str(f.get("seed", 0)) for f in files)
+            out += table(f"Emoji, experiment '{experiment}' ({minutes:g} minutes each; seeds {seeds})", rows,
+                         [("steps", lambda r: r["steps"], 0), *SCORES, *SECOND, *extra])
     return out
 
 
