@@ -62,6 +62,7 @@ def train(run: RunDir, resume: bool = False) -> str:
     main = dist.main
     stop = _StopSignal()
     trainer: Trainer | None = None
+    state = "failed"
     try:
         trainer = Trainer(run, cfg, dist)
         ckpt = run.latest_checkpoint() if resume else None
@@ -108,7 +109,9 @@ def train(run: RunDir, resume: bool = False) -> str:
             import torch.distributed as td
 
             if td.is_initialized():
-                td.destroy_process_group()
+                if state != "failed":  # every rank got here: wait for the slowest (rank 0 writes the last
+                    td.barrier()       # checkpoint) so no peer closes its sockets under another's gloo
+                td.destroy_process_group()  # thread, which aborted a rank once in CI (SIGABRT at exit)
     return state
 
 
