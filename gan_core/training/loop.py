@@ -109,9 +109,11 @@ def train(run: RunDir, resume: bool = False) -> str:
             import torch.distributed as td
 
             if td.is_initialized():
-                if state != "failed":  # every rank got here: wait for the slowest (rank 0 writes the last
-                    td.barrier()       # checkpoint) so no peer closes its sockets under another's gloo
-                td.destroy_process_group()  # thread, which aborted a rank once in CI (SIGABRT at exit)
+                # Every rank ended normally: wait for the slowest (rank 0 writes the last checkpoint), so
+                # no rank closes its sockets under a peer's gloo thread (once in CI: SIGABRT at exit).
+                if state != "failed":
+                    td.barrier()
+                td.destroy_process_group()
     return state
 
 
