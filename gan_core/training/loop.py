@@ -62,7 +62,6 @@ def train(run: RunDir, resume: bool = False) -> str:
     main = dist.main
     stop = _StopSignal()
     trainer: Trainer | None = None
-    state = "failed"
     try:
         trainer = Trainer(run, cfg, dist)
         ckpt = run.latest_checkpoint() if resume else None
