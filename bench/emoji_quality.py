@@ -19,6 +19,11 @@ too few for FID's covariance or k-NN manifolds) with 2,000 samples per run.
 
     python bench/emoji_quality.py --experiment preset [--minutes 10]
     python bench/emoji_quality.py --experiment small [--minutes 10]
+    python bench/emoji_quality.py --variant "r2_s0=--r2-gamma 0.025" --variant "r2_s1=--r2-gamma 0.025 --seed 1"
+
+``--variant NAME=FLAGS`` (repeatable) trains the emoji preset with extra CLI flags instead (a
+variant's own ``--seed`` wins over ``--seed``), scored the same way; results go to
+``emoji_variants_<names>.json`` / ``.md``, grids to the runs' folder, docs untouched.
 
 Writes ``bench/results/emoji_<experiment>.json`` / ``.md``.
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -115,17 +121,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="training seed of both runs (results file gets _seed<N>)")
     parser.add_argument("--fixture", type=Path, default=None,
                         help="also write the StyleGAN2 run's EMA generator here (tests/fixtures/emoji_stylegan2_g.safetensors)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
+                        help="instead of the experiment's pair: the emoji preset with these extra train flags (repeatable)")
     args = parser.parse_args()
     train_set = load_dataset("emoji", 64, 3, split="train")  # fail early, clearly, when the font is missing
     root = args.root or Path(tempfile.mkdtemp(prefix=f"emoji-{args.experiment}-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"runs in {root}", flush=True)
     runs = EXPERIMENTS[args.experiment]
+    if args.variant:  # the seed goes first so that a variant's own --seed wins (argparse keeps the last)
+        runs = {v.split("=", 1)[0]: ["--data", "emoji", "--seed", str(args.seed), *shlex.split(v.partition("=")[2])]
+                for v in args.variant}
     data = "emoji"
     if args.experiment == "small":
         data = str(write_small_set(root / "emoji500") if not args.score_only else root / "emoji500")
     if not args.score_only:
-        procs = {name: launch(name, flags + ["--seed", str(args.seed)], args.minutes, root, data=data)
+        procs = {name: launch(name, flags if args.variant else flags + ["--seed", str(args.seed)], args.minutes, root,
+                              data=data)
                  for name, flags in runs.items()}
         for name, proc in procs.items():
             if proc.wait() != 0:
@@ -141,7 +153,7 @@ def main() -> None:
         run = RunDir.open(name, root)
         status = run.read_status()
         loaded = load_generator(name, root=root, with_discriminator=True)
-        if args.experiment == "preset":
+        if args.experiment == "preset" and not args.variant:
             final_grid(loaded, ROOT / "docs" / f"emoji_{name}{suffix}.png")
         else:
             final_grid(loaded, root / f"emoji_{name}.png")
@@ -154,6 +166,7 @@ def main() -> None:
             "scores": evaluate(loaded, train_set, n=args.n),
             "scores_rotnet": second_space(loaded, train_set, args.n),
         }
+        entry["seed"] = run.config().seed
         if loaded.config.model == "stylegan2":
             entry["style_mixing"] = style_mixing_check(loaded)
             if args.fixture:
@@ -164,7 +177,7 @@ def main() -> None:
         results["runs"][name] = entry
         print(name, json.dumps({k: v for k, v in entry.items() if k != "config"}), flush=True)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"emoji_{args.experiment}{suffix}"
+    stem = f"emoji_{args.experiment}{suffix}" if not args.variant else "emoji_variants_" + "_".join(runs)
     (args.out_dir / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out_dir / f"{stem}.md").write_text(markdown(results))
     print((args.out_dir / f"{stem}.md").read_text())
