@@ -239,6 +239,27 @@ def test_paired_transforms_are_deterministic(transform, shapes_rgb):
     assert torch.equal(one.b, x) and one.a.abs().max() <= 1
 
 
+def test_edge_drawings_are_cached_by_the_images_bytes(fashion, tmp_path):
+    """The cache gives the same drawings as drawing again; other images are drawn afresh, a
+    corrupt file is drawn again, an unwritable folder is no error."""
+    x = fashion.images[:40]
+    drawn = make_paired(x, "edges").a
+    first = make_paired(x, "edges", cache_dir=tmp_path, chunk=16).a
+    (cached,) = list(tmp_path.glob("edges-*.npy"))
+    assert cached.stat().st_size < 40 * 32 * 32 / 8 + 200  # one bit a pixel
+    again = make_paired(x.clone(), "edges", cache_dir=tmp_path).a
+    assert torch.equal(first, drawn) and torch.equal(again, drawn)
+    other = make_paired(x.flip(-1), "edges", cache_dir=tmp_path).a
+    assert torch.equal(other, edges(x.flip(-1))) and len(list(tmp_path.glob("edges-*.npy"))) == 2
+    np.save(cached, np.packbits(np.zeros(40 * 32 * 32, bool)))  # a cache that says "blank paper" is believed
+    assert (make_paired(x, "edges", cache_dir=tmp_path).a == 1).all()
+    cached.write_bytes(b"not an array")
+    assert torch.equal(make_paired(x, "edges", cache_dir=tmp_path).a, drawn)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert torch.equal(make_paired(x, "edges", cache_dir=blocked / "sub").a, drawn)
+
+
 def test_edges_are_black_outlines_on_white(fashion):
     x = fashion.images[:64]
     e = edges(x)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from gan_core.data.images import load_dataset
-from gan_core.data.importer import DatasetError
+from gan_core.data.importer import DatasetError, data_root
 from gan_core.data.paired import (
     domains,
     input_channels,
@@ -142,7 +142,7 @@ class PairedTask(TranslationTask):
         if cfg.paired_transform == "folder":
             return load_paired_folder(cfg.data, cfg.resolution, cfg.channels, split=split)
         images = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed, limit=limit).images
-        return make_paired(images, cfg.paired_transform)
+        return make_paired(images, cfg.paired_transform, cache_dir=data_root() / ".paired-cache")
 
     def held_out(self) -> tuple[torch.Tensor, torch.Tensor]:
         try:
