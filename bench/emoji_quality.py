@@ -143,7 +143,7 @@ def main() -> None:
             if proc.wait() != 0:
                 sys.exit(f"{name} failed: see {root / (name + '.out')}")
     os.environ["GAN_CHECKPOINTS"] = str(root)
-    results = {"experiment": args.experiment, "seed": args.seed, "minutes": args.minutes, "threads_each": 1,
+    results = {"experiment": "variants" if args.variant else args.experiment, "seed": args.seed, "minutes": args.minutes, "threads_each": 1,
                "machine": "2-core AMD EPYC (Zen 4) CPU, both runs at once",
                "load_avg_5min_after_training": None if args.score_only else round(os.getloadavg()[1], 2),
                "reference": f"emoji train split ({len(train_set)} images), {args.n} samples per run", "runs": {}}
@@ -211,8 +211,11 @@ def markdown(results: dict) -> str:
                       f"layout nearer A in {m['layout_follows_a']:.0%} of pairs (corr. {m['layout_corr_a']:.2f} vs "
                       f"{m['layout_corr_b']:.2f}), mean colour nearer B in {m['colour_follows_b']:.0%} "
                       f"(distance {m['colour_dist_b']:.3f} vs {m['colour_dist_a']:.3f} to A)."]
-    lines += ["", f"Feature space: `{space}`. Training seed {results.get('seed', 0)}; one seed per file (seeds are separate runs of this script): read "
-              "differences smaller than the KID spread as noise.", ""]
+    if results["experiment"] == "variants":
+        seeds = "Training seeds: " + ", ".join(f"{name} {r.get('seed')}" for name, r in results["runs"].items())
+    else:
+        seeds = f"Training seed {results.get('seed', 0)}; one seed per file (seeds are separate runs of this script)"
+    lines += ["", f"Feature space: `{space}`. {seeds}: read differences smaller than the KID spread as noise.", ""]
     return "\n".join(lines + second_space_table(results["runs"]))
 
 

@@ -45,6 +45,13 @@ HEALTHY_NOTES: dict[str, str] = {
         "with targets 0/1), loss G around 0.2–0.5; D(x) and D(G(z)) approach each other. "
         "Loss D near 0 means D separates real and fake perfectly."
     ),
+    "rpgan": (
+        "**Healthy curves with the relativistic pairing loss (R3GAN):** each real is scored against a "
+        "fake, so loss D and loss G sit near ln 2 ≈ 0.69 when D cannot rank the pair and loss D falls "
+        "toward 0 when it always can. D(x) and D(G(z)) are raw scores whose common level drifts "
+        "freely: only their gap means anything. D's accuracy is the share of pairs where the real "
+        "scored above its fake."
+    ),
     "wgan-gp": (
         "**Healthy curves with WGAN-GP:** the critic's loss is negative (it estimates minus "
         "the Wasserstein distance) and its magnitude slowly shrinks as G improves; loss G "

@@ -12,7 +12,7 @@ from typing import Any
 from gan_core.config.fields import FieldSpec, kind_of_field, range_text, specs
 from gan_core.runtypes import registry
 
-LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
+LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp", "rpgan")
 NORMS = ("batch", "none")
 # conditional: per-class batch norm (run types with ``class_norm``); plain batch norm in an unconditional run
 G_NORMS = ("batch", "conditional", "none")

@@ -78,7 +78,8 @@ class TrainConfig:
                          "/ imported set (domain_b).", "Data", specific=True)
     # loss
     loss: str = spec("nonsaturating", "Loss", "minimax is the original; hinge + spectral norm is the most forgiving: "
-                     "minimax | nonsaturating | lsgan | hinge | wgan-gp (loss).", "Loss", choices=LOSSES)
+                     "minimax | nonsaturating | lsgan | hinge | wgan-gp | rpgan (relativistic pairing, R3GAN: "
+                     "pair it with R1 and R2) (loss).", "Loss", choices=LOSSES)
     r1_gamma: float = spec(0.0, "R1 penalty weight", "Gradient penalty on reals, 0 = off (r1_gamma).", "Loss",
                            low=0.0, high=1e4)
     r2_gamma: float = spec(0.0, "R2 penalty weight", "Gradient penalty on fakes, 0 = off; R3GAN pairs it with R1 "

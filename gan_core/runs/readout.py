@@ -20,6 +20,8 @@ def d_output_axis(loss: str) -> tuple[str, float | None, str]:
         return "D's output as a probability", 0.5, "0.5: G fools D"
     if loss == "lsgan":
         return "D's mean score (target: real 1, fake 0)", 0.5, "0.5: undecided"
+    if loss == "rpgan":
+        return "D's mean raw score (only real minus fake counts)", None, ""
     return "D's mean raw score (real > 0 > fake)", 0.0, "0: undecided"
 
 

@@ -172,11 +172,20 @@ class AdaController:
 
 
 class AdaLoss(AdversarialLoss):
-    """The shared objective; D's verdict on reals (r_t's signal) goes to the task's controller."""
+    """The shared objective; D's verdict on reals (r_t's signal) goes to the task's controller.
+
+    With the relativistic loss D's common level is free (the loss sees only real minus fake, so
+    nothing anchors sign(D(real)) at 0): there the signal is the sign of each real's margin over
+    its paired fake in D's step, which goes to 1 as D separates (memorises) the reals, as r_t does.
+    """
 
     def discriminate(self, x, batch, D, which, report):
         logits = super().discriminate(x, batch, D, which, report)
         if which == "real":
-            self.task.ada.observe(logits)
+            self._real = logits
+            if self.cfg.loss != "rpgan":
+                self.task.ada.observe(logits)
             report("ada_p", self.task.ada.p)
+        elif which == "fake" and self.cfg.loss == "rpgan":
+            self.task.ada.observe(self._real.detach() - logits.detach())
         return logits

@@ -1,8 +1,8 @@
 """GAN losses on discriminator logits, the R1/R2 and WGAN-GP penalties, and ``AdversarialLoss``:
 the objective the built-in run types share, which the loop calls for D's and G's step.
 
-Each loss is a pair (D's loss on real/fake logits, G's loss on fake logits), so neither the
-loop nor a task branches on the loss name.
+Each loss is a pair (D's loss on real/fake logits, G's loss on fake logits, and for the
+relativistic loss the reals' logits too), so neither the loop nor a task branches on the loss name.
 """
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ def d_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
     if kind == "wgan-gp":
         return fake.mean() - real.mean()
+    if kind == "rpgan":  # relativistic pairing (R3GAN): each real against its paired fake
+        return F.softplus(fake - real).mean()
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
+def g_loss(kind: str, fake: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+    """``real``: D's logits on a real batch, which only the relativistic loss reads."""
     if kind == "minimax":  # the original, saturating objective: minimise log(1 - D(G(z)))
         return -F.softplus(fake).mean()
     if kind == "nonsaturating":  # maximise log D(G(z))
@@ -31,6 +34,8 @@ def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((fake - 1) ** 2).mean()
     if kind in ("hinge", "wgan-gp"):
         return -fake.mean()
+    if kind == "rpgan":
+        return F.softplus(real - fake).mean()
     raise ValueError(f"unknown loss {kind!r}")
 
 
@@ -103,11 +108,15 @@ class AdversarialLoss:
         if eager_r2:
             loss = loss + 0.5 * cfg.r2_gamma * r1_penalty(d_fake.float(), fake)
         real, fake_ = d_real.detach().float(), d_fake.detach().float()
-        threshold = real_threshold(cfg.loss)
         report("d_real", d_probability(cfg.loss, real).mean())
         report("d_fake", d_probability(cfg.loss, fake_).mean())
-        report("acc_real", (real > threshold).float().mean())
-        report("acc_fake", (fake_ <= threshold).float().mean())
+        if cfg.loss == "rpgan":  # only the pair's difference has a meaning: D is right when real > fake
+            report("acc_real", (real > fake_).float().mean())
+            report("acc_fake", (real > fake_).float().mean())
+        else:
+            threshold = real_threshold(cfg.loss)
+            report("acc_real", (real > threshold).float().mean())
+            report("acc_fake", (fake_ <= threshold).float().mean())
         return loss
 
     def d_reg(self, batch, D, step: int, report) -> torch.Tensor:
@@ -123,7 +132,11 @@ class AdversarialLoss:
 
     def g_loss(self, batch, fake: torch.Tensor, D, step: int, report) -> torch.Tensor:
         d_gen = self.discriminate(fake, batch, D, "gen", report)
-        loss = self.task.adv_weight(step) * g_loss(self.cfg.loss, d_gen.float())
+        d_real = None
+        if self.cfg.loss == "rpgan":  # G is scored against reals too; they carry no gradient to G
+            with torch.no_grad():
+                d_real = self.discriminate(batch.x.detach(), batch, D, "real_for_g", report).float()
+        loss = self.task.adv_weight(step) * g_loss(self.cfg.loss, d_gen.float(), d_real)
         extra, logs = self.task.g_extra(fake, batch, step)
         for name, value in logs.items():
             report(name, value)
