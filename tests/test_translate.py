@@ -24,6 +24,7 @@ from gan_core.data import FASHION_CLASSES, load_dataset
 from gan_core.data.importer import DatasetError
 from gan_core.data.paired import (
     PAIRED_TRANSFORMS,
+    cached_edges,
     domains_from_classes,
     domains_from_folders,
     edges,
@@ -258,6 +259,9 @@ def test_edge_drawings_are_cached_by_the_images_bytes(fashion, tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("")
     assert torch.equal(make_paired(x, "edges", cache_dir=blocked / "sub").a, drawn)
+    for k in range(3):  # only the most recently used drawings stay
+        cached_edges(x[k:k + 4], tmp_path / "few", keep=2)
+    assert len(list((tmp_path / "few").glob("edges-*.npy"))) == 2
 
 
 def test_edges_are_black_outlines_on_white(fashion):

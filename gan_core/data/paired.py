@@ -115,9 +115,13 @@ def edges(images: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.where(lines, -1.0, 1.0).astype(np.float32)).unsqueeze(1)
 
 
-def cached_edges(images: torch.Tensor, cache_dir: Path, chunk: int = 4096) -> torch.Tensor:
+EDGE_CACHE_FILES = 16  # the most recently used drawings kept: each set (and shapes seed) has its own file
+
+
+def cached_edges(images: torch.Tensor, cache_dir: Path, chunk: int = 4096, keep: int = EDGE_CACHE_FILES) -> torch.Tensor:
     """``edges(images)``, from ``cache_dir`` when these exact images were drawn before. A cache
-    that cannot be read is drawn again; one that cannot be written is no error."""
+    that cannot be read is drawn again; one that cannot be written is no error. Only the
+    ``keep`` most recently used files stay, so many sets cannot fill the disk."""
     pixels = np.ascontiguousarray(images.detach().float().cpu().numpy())
     key = hashlib.sha256(f"{pixels.shape}|{EDGE_SIGMA}|{EDGE_LOW}|{EDGE_HIGH}|".encode())
     key.update(memoryview(pixels).cast("B"))
@@ -126,6 +130,7 @@ def cached_edges(images: torch.Tensor, cache_dir: Path, chunk: int = 4096) -> to
     try:
         bits = np.load(path, allow_pickle=False)
         lines = np.unpackbits(bits, count=n * h * w).reshape(n, 1, h, w).astype(bool)
+        os.utime(path)  # recently used
         return torch.from_numpy(np.where(lines, -1.0, 1.0).astype(np.float32))
     except (OSError, ValueError):
         pass
@@ -137,6 +142,8 @@ def cached_edges(images: torch.Tensor, cache_dir: Path, chunk: int = 4096) -> to
             np.save(f, np.packbits((drawn < 0).numpy().ravel()), allow_pickle=False)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        for old in sorted(path.parent.glob("edges-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass
     return drawn
