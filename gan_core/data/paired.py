@@ -112,7 +112,12 @@ def edges(images: torch.Tensor) -> torch.Tensor:
     lum = luminance01(images)[:, 0].cpu().numpy().astype(np.float64)
     lines = np.stack([canny(im, sigma=EDGE_SIGMA, low_threshold=EDGE_LOW, high_threshold=EDGE_HIGH)
                       for im in lum]) if len(lum) else np.zeros(lum.shape, bool)
-    return torch.from_numpy(np.where(lines, -1.0, 1.0).astype(np.float32)).unsqueeze(1)
+    return _drawing(lines).unsqueeze(1)
+
+
+def _drawing(lines: np.ndarray) -> torch.Tensor:
+    """Boolean line masks as a drawing: -1 on the lines, +1 (white paper) elsewhere."""
+    return torch.from_numpy(np.where(lines, -1.0, 1.0).astype(np.float32))
 
 
 EDGE_CACHE_FILES = 16  # the most recently used drawings kept: each set (and shapes seed) has its own file
@@ -131,7 +136,7 @@ def cached_edges(images: torch.Tensor, cache_dir: Path, chunk: int = 4096, keep:
         bits = np.load(path, allow_pickle=False)
         lines = np.unpackbits(bits, count=n * h * w).reshape(n, 1, h, w).astype(bool)
         os.utime(path)  # recently used
-        return torch.from_numpy(np.where(lines, -1.0, 1.0).astype(np.float32))
+        return _drawing(lines)
     except (OSError, ValueError):
         pass
     drawn = torch.cat([edges(images[s:s + chunk]) for s in range(0, n, chunk)])
