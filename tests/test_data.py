@@ -11,6 +11,7 @@ from PIL import Image
 
 from gan_core.cli.data import data_cli
 from gan_core import data
+from gan_core.data.cache_files import write_cache_file
 from gan_core.data.images import DatasetError, load_dataset
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -296,3 +297,19 @@ def test_download_failure_is_a_clear_error(monkeypatch):
         data.download_builtin("mnist")
     with pytest.raises(DatasetError, match="need no download"):
         data.download_builtin("shapes")
+
+
+def test_cache_files_appear_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "cache" / "edges-ab.npy"
+    assert write_cache_file(path, lambda f: np.save(f, np.arange(5), allow_pickle=False))
+    assert np.array_equal(np.load(path), np.arange(5)) and path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in path.parent.iterdir()] == ["edges-ab.npy"]
+
+    def disk_full(f):
+        f.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    assert not write_cache_file(path, disk_full)  # the old file stays, no temp file is left behind
+    assert np.array_equal(np.load(path), np.arange(5)) and [p.name for p in path.parent.iterdir()] == ["edges-ab.npy"]
+    (tmp_path / "file").write_text("")
+    assert not write_cache_file(tmp_path / "file" / "sub" / "x.npz", lambda f: f.write(b"x"))  # not a folder

@@ -26,13 +26,13 @@ Choices, documented because they shape the set:
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from gan_core.data.cache_files import write_cache_file
 
 FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 EMOJI_TEST_PATH = Path("/usr/share/unicode/emoji/emoji-test.txt")
@@ -139,20 +139,8 @@ def render_all(resolution: int, cache_dir: Path | None = None, font_path: Path =
     images = np.stack([render_emoji(e.text, resolution, font) for e in entries])
     labels = np.array([EMOJI_GROUPS.index(e.group) for e in entries], dtype=np.int64)
     if cache is not None:
-        _write_atomically(cache, images, labels)
+        write_cache_file(cache, lambda f: np.savez(f, images=images, labels=labels))
     return images, labels
-
-
-def _write_atomically(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".emoji-", suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=images, labels=labels)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is as readable as the data
-        os.replace(tmp, path)
-    except OSError:
-        pass  # read-only data folder: fine, the caller has the rendered arrays
 
 
 def split_indices(n: int, split: str) -> np.ndarray:

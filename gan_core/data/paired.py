@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +46,7 @@ import torch.nn.functional as F
 from PIL import Image
 from skimage.feature import canny
 
+from gan_core.data.cache_files import write_cache_file
 from gan_core.data.images import (
     fit_image,
     load_dataset,
@@ -140,17 +140,13 @@ def cached_edges(images: torch.Tensor, cache_dir: Path, chunk: int = 4096, keep:
     except (OSError, ValueError):
         pass
     drawn = torch.cat([edges(images[s:s + chunk]) for s in range(0, n, chunk)])
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".edges-", suffix=".npy")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.packbits((drawn < 0).numpy().ravel()), allow_pickle=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        for old in sorted(path.parent.glob("edges-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass
+    bits = np.packbits((drawn < 0).numpy().ravel())
+    if write_cache_file(path, lambda f: np.save(f, bits, allow_pickle=False)):
+        try:
+            for old in sorted(path.parent.glob("edges-*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)[keep:]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
     return drawn
 
 
