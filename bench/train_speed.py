@@ -12,6 +12,8 @@ Also: sampling latency (64 images per resolution), restoration latency when
 peak. On CUDA it goes on to ask whether the step is launch-bound: the share of the step's
 wall time the GPU spends in kernels, how images/s and MFU grow with the batch, and what
 torch.compile and the trainer's CUDA graph of the whole step buy at batch 64.
+Section ``stylegan2``: the StyleGAN2 + ADA preset's step against the DCGAN folder recipe's
+(images/s and their ratio; on CUDA the StyleGAN2's MFU).
 The last line is ``speedup <ratio>`` for the 32 px case.
 
     python bench/train_speed.py [--rounds 5] [--steps 6] [--out bench/results/train_speed.json]
@@ -225,6 +227,42 @@ def compare(res: int, nc: int, data: str, rounds: int, steps: int, device: torch
     return result
 
 
+# ---- StyleGAN2 + ADA against the DCGAN folder recipe -----------------------------------------
+def preset_trainer(preset: str, root: Path, device: str, tag: str = "", **overrides) -> Trainer:
+    """A trainer with a preset's own values (batch, bf16, ADA ...) on the procedural shapes at
+    64 px RGB, which need no system packages (the emoji set needs Debian's font)."""
+    cfg = TrainConfig.from_dict(dict(PRESETS[preset], data="shapes", resolution=64, channels=3, device=device,
+                                     log_every=50, steps=10**6, eval_every=0, **overrides))
+    return Trainer(RunDir.create(f"speed-{preset}{tag}", cfg, root), cfg)
+
+
+def stylegan2_step(rounds: int, steps: int, device: torch.device, root: Path) -> dict:
+    """Images/s of the ``emoji`` preset's step (StyleGAN2 + ADA, batch 32) and of the
+    ``dcgan-folder`` recipe's (batch 64) in alternating rounds; their ratio is the number to
+    compare across commits and machines. On CUDA also the StyleGAN2's eager step and its MFU."""
+    contenders = {"stylegan2": preset_trainer("emoji", root, device.type),
+                  "dcgan_folder": preset_trainer("dcgan-folder", root, device.type)}
+    if device.type == "cuda":
+        contenders["stylegan2_eager"] = preset_trainer("emoji", root, "cuda", tag="-eager", cuda_graph=False)
+    for trainer in contenders.values():
+        timed(trainer.train_step, 3, device)  # warm-up; the lazy R1 step comes every 16, rounds span it
+    per_step: dict[str, list[float]] = {k: [] for k in contenders}
+    for _ in range(rounds):
+        for name, trainer in contenders.items():
+            per_step[name].append(timed(trainer.train_step, steps, device))
+    result = {"data": "shapes", "resolution": 64, "rounds": rounds, "steps_per_round": steps}
+    for name, trainer in contenders.items():
+        result[f"{name}_images_per_s"] = round(trainer.cfg.batch_size / statistics.median(per_step[name]), 1)
+    result["stylegan2_vs_dcgan"] = round(result["stylegan2_images_per_s"] / result["dcgan_folder_images_per_s"], 3)
+    if device.type == "cuda":
+        eager = contenders["stylegan2_eager"]
+        flops = step_flops(eager)
+        peak, _ = bf16_peak(device)
+        result["stylegan2_step_gflop"] = round(flops / 1e9, 2)
+        result["stylegan2_mfu"] = round(flops * result["stylegan2_images_per_s"] / eager.cfg.batch_size / peak, 4)
+    return result
+
+
 # ---- CUDA: is the step launch-bound? -------------------------------------------------------
 def images_per_s(fn, batch: int, device: torch.device, rounds: int = 5, round_s: float = 0.3) -> float:
     """Median images/s over ``rounds`` rounds of about ``round_s`` seconds each."""
@@ -338,7 +376,7 @@ def restoration_latency(root: Path) -> dict:
     return out
 
 
-SECTIONS = ("compare", "scaling", "compiled", "restoration")
+SECTIONS = ("compare", "scaling", "compiled", "restoration", "stylegan2")
 
 
 def main() -> None:
@@ -374,6 +412,10 @@ def main() -> None:
                 results["scaling"] = [gpu_step_report(res, nc, data, device, root, args.batches) for res, nc, data in cases]
             if "compiled" in args.sections:
                 results["compiled"] = compiled_variants(32, 1, cases[0][2], device, root)
+        if "stylegan2" in args.sections:
+            # rounds of whole 16-step cycles, so each holds one lazy R1 step
+            results["stylegan2"] = stylegan2_step(args.rounds, 16 * max(1, args.steps // 6), device, root)
+            print(json.dumps(results["stylegan2"]), flush=True)
         if "restoration" in args.sections:
             results["restoration"] = restoration_latency(root)
             print(json.dumps(results["restoration"]))

@@ -13,7 +13,7 @@ from gan_core.config import ConfigError, TrainConfig, preset_for
 from gan_core.config.presets import STYLEGAN2
 from gan_core.inference.generators import LoadedGenerator, generate, interpolate_w, load_generator, style_mix
 from gan_core.metrics.style_mixing import luma_layout, style_mixing_check
-from gan_core.models.stylegan2 import StyleDiscriminator, StyleGenerator, channels_for, mix_styles
+from gan_core.models.stylegan2 import StyleDiscriminator, StyleGenerator, build_stylegan2, channels_for, mix_styles
 from gan_core.runs.rundir import RunDir, load_checkpoint_file
 from gan_core.training.loop import train
 from gan_core.training.trainer import Trainer
@@ -67,6 +67,21 @@ def test_every_tensor_has_its_shape(resolution, num_classes):
         assert shapes[f"blocks.{i}"] == (b, channels_for(2 ** (k - 1), width), 2 ** (k - 1), 2 ** (k - 1))
     assert shapes["conv"] == (b, channels_for(4, width), 4, 4)
     assert shapes["out"] == (b, 128 if num_classes else 1)
+
+
+def test_channel_cap_widens_only_the_coarse_resolutions():
+    assert [channels_for(r, 64) for r in (4, 8, 16, 32, 64)] == [64, 64, 64, 32, 16]
+    assert [channels_for(r, 64, 256) for r in (4, 8, 16, 32, 64)] == [256, 128, 64, 32, 16]
+    cfg = TrainConfig.from_dict(dict(STYLEGAN2, data="shapes", resolution=32, width=16, max_channels=64))
+    G, D = build_stylegan2(cfg, 0)
+    assert G.synthesis.const.shape == (64, 4, 4)  # 16 x 16 / 4 = 64 at 4 px, 32 at 8 px, 16 from 16 px
+    assert [layer.conv.weight.shape[0] for layer in G.synthesis.layers] == [64, 32, 32, 16, 16, 16, 16]
+    assert D.from_rgb.weight.shape[0] == 16 and D.conv.weight.shape[0] == 64
+    default = TrainConfig.from_dict(dict(STYLEGAN2, data="shapes", resolution=32, width=16))
+    G0, _ = build_stylegan2(default, 0)
+    assert G0.synthesis.const.shape == (16, 4, 4)  # 0 = capped at the width, as before the field
+    image = G(torch.randn(2, cfg.z_dim))
+    assert image.shape == (2, 3, 32, 32) and D(image).shape == (2,)
 
 
 def test_training_steps_stay_finite_and_log_ada_p():

@@ -65,6 +65,9 @@ class TrainConfig:
                        specific=True)
     mapping_layers: int = spec(2, "Mapping layers", "Fully connected layers from z to the style vector w of a "
                                "stylegan2 run (mapping_layers).", "Model", low=1, high=8, specific=True)
+    max_channels: int = spec(0, "Most channels", "Channel cap of a stylegan2 run at its coarse resolutions, where "
+                             "a channel is cheap (channels = min(16 x width / size, cap)); 0 = the width "
+                             "(max_channels).", "Model", low=0, high=1024, specific=True)
     style_mixing: float = spec(0.9, "Style mixing share", "Share of a stylegan2 run's training batches that mix two "
                                "latents, 0 = off (style_mixing).", "Model", low=0.0, high=1.0, specific=True)
     paired_transform: str = spec("edges", "Input made from each image", "How pix2pix makes its input from each "
