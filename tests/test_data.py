@@ -309,7 +309,14 @@ def test_cache_files_appear_whole_or_not_at_all(tmp_path):
         f.write(b"half a file")
         raise OSError(28, "No space left on device")
 
+    def interrupted(f):
+        f.write(b"half a file")
+        raise KeyboardInterrupt
+
     assert not write_cache_file(path, disk_full)  # the old file stays, no temp file is left behind
     assert np.array_equal(np.load(path), np.arange(5)) and [p.name for p in path.parent.iterdir()] == ["edges-ab.npy"]
+    with pytest.raises(KeyboardInterrupt):  # not swallowed, and not left half written either
+        write_cache_file(path, interrupted)
+    assert [p.name for p in path.parent.iterdir()] == ["edges-ab.npy"]
     (tmp_path / "file").write_text("")
     assert not write_cache_file(tmp_path / "file" / "sub" / "x.npz", lambda f: f.write(b"x"))  # not a folder

@@ -21,12 +21,16 @@ def write_cache_file(path: Path, write: Callable[[BinaryIO], None]) -> bool:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     except OSError:
         return False
+    done = False
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-        return True
+        done = True
     except OSError:
-        Path(tmp).unlink(missing_ok=True)
-        return False
+        pass
+    finally:  # whatever stopped the write (a full disk, an interrupt), no half file stays
+        if not done:
+            Path(tmp).unlink(missing_ok=True)
+    return done
