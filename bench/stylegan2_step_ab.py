@@ -21,13 +21,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import types
 from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import torch  # noqa: E402
 
@@ -36,6 +36,7 @@ from gan_core.runs.rundir import RunDir  # noqa: E402
 from gan_core.runtypes import registry  # noqa: E402
 from gan_core.runtypes.image import ImageTask  # noqa: E402
 from gan_core.training.trainer import Trainer  # noqa: E402
+from train_speed import timed  # noqa: E402
 
 MODEL_FILE = "gan_core/models/stylegan2.py"
 
@@ -78,16 +79,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         trainers = {"this tree": trainer("stylegan2", Path(tmp)), rev[:12]: trainer(register_old(rev), Path(tmp))}
-        for t in trainers.values():
-            for _ in range(16):  # warm-up: oneDNN's kernel choice, the allocator
-                t.train_step()
+        for t in trainers.values():  # warm-up: oneDNN's kernel choice, the allocator
+            timed(t.train_step, 16, t.device)
         times: dict[str, list[float]] = {k: [] for k in trainers}
         for r in range(args.rounds):
             for name in (list(trainers) if r % 2 == 0 else list(reversed(trainers))):
-                start = time.perf_counter()
-                for _ in range(16):
-                    trainers[name].train_step()
-                times[name].append((time.perf_counter() - start) / 16)
+                times[name].append(timed(trainers[name].train_step, 16, trainers[name].device))
     batch = PRESETS["emoji"]["batch_size"]
     result = {"against": rev, "rounds": args.rounds, "steps_per_round": 16, "threads": args.threads,
               "images_per_s": {k: round(batch / statistics.median(v), 1) for k, v in times.items()},
