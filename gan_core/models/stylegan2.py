@@ -88,7 +88,7 @@ class EqualConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.gain if self.bias is not None else None
         out = F.conv2d(x, self.weight * self.scale, bias, padding=self.pad)
-        return F.leaky_relu(out, 0.2) if self.act else out
+        return F.leaky_relu_(out, 0.2) if self.act else out
 
 
 # ---------------------------------------------------------------------------- generator
@@ -176,7 +176,7 @@ class SynthesisLayer(nn.Module):
             x = x + torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype) * strength
         elif noise_mode == "const":
             x = x + self.noise_const.to(x.dtype) * strength
-        return F.leaky_relu(x + (self.bias * SQRT2).to(x.dtype)[None, :, None, None], 0.2)
+        return F.leaky_relu_(x + (self.bias * SQRT2).to(x.dtype)[None, :, None, None], 0.2)
 
 
 class ToRGB(nn.Module):
