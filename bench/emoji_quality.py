@@ -119,6 +119,8 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--score-only", action="store_true", help="score the finished runs in --root again")
     parser.add_argument("--seed", type=int, default=0, help="training seed of both runs (results file gets _seed<N>)")
+    parser.add_argument("--grids", type=Path, default=ROOT / "docs",
+                        help="where the preset experiment's sample grids go (the README shows docs/)")
     parser.add_argument("--fixture", type=Path, default=None,
                         help="also write the StyleGAN2 run's EMA generator here (tests/fixtures/emoji_stylegan2_g.safetensors)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=FLAGS",
@@ -154,7 +156,7 @@ def main() -> None:
         status = run.read_status()
         loaded = load_generator(name, root=root, with_discriminator=True)
         if args.experiment == "preset" and not args.variant:
-            final_grid(loaded, ROOT / "docs" / f"emoji_{name}{suffix}.png")
+            final_grid(loaded, args.grids / f"emoji_{name}{suffix}.png")
         else:
             final_grid(loaded, root / f"emoji_{name}.png")
         records = [r for r in run.read_metrics() if "loss_d" in r]
