@@ -16,7 +16,10 @@ weight tensor (on this CPU the grouped form was faster for the 16-32-channel lay
 and slower at 16 px, in bf16 and fp32: no clear winner, so one form); each constant gain (sqrt 2 after a
 leaky ReLU, 1/sqrt 2 on a residual sum) folded into weights, biases or the demodulation instead
 of a pass over the activations, and styles applied before the 2x upsampling, not after: the
-same maths, 1.05-1.11x the CPU step (``bench/stylegan2_step_ab.py``).
+same maths, 1.05-1.11x the CPU step (``bench/stylegan2_step_ab.py``). Then leaky ReLUs in place
+on the fresh tensor before them (their backward reads the result; gradients bit-identical) and
+D's 2x2 means as bilinear resizes (``halve``; avg_pool2d's backward zero-filled its output
+first): 1.17x more in two of three A/B runs.
 
 The W space, where users see it: ``G.mapping`` keeps ``w_avg`` (a buffer, saved with the
 weights), ``truncate(w, psi)`` pulls toward it, ``G.synthesis(ws)`` takes one w per layer
