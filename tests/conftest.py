@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +68,23 @@ def run_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["OMP_NUM_THREADS"] = "1"
     return env
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server a test starts. Drawn below the kernel's
+    ephemeral range (32768-60999 here), not with bind(0): a port from that range, released
+    again, can go to any outgoing connection before the server binds it; once in CI Streamlit
+    then said "Port ... is not available"."""
+    low, _ = (int(v) for v in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    for _ in range(200):
+        port = random.randrange(20000, max(20001, min(low, 32768)))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port between 20000 and the ephemeral range")
 
 
 def stop_process(proc: subprocess.Popen, grace_s: float = 10) -> None:

@@ -17,7 +17,7 @@ from PIL import Image
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, run_env, stop_process
+from conftest import ROOT, free_port, run_env, stop_process
 from gan_core import access
 from gan_core.access import AccessError, Identity, ownership
 from gan_core.config import PRESETS, TrainConfig, preset_for
@@ -48,11 +48,6 @@ def no_operator_settings(monkeypatch):
 
 
 # ---- the listening socket -------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def listening(port: int) -> list[str]:
     """Addresses with a socket in LISTEN on ``port``, from /proc/net/tcp and tcp6 (no traffic)."""
