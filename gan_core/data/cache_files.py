@@ -21,16 +21,13 @@ def write_cache_file(path: Path, write: Callable[[BinaryIO], None]) -> bool:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     except OSError:
         return False
-    done = False
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-        done = True
+        return True
     except OSError:
-        pass
-    finally:  # whatever stopped the write (a full disk, an interrupt), no half file stays
-        if not done:
-            Path(tmp).unlink(missing_ok=True)
-    return done
+        return False
+    finally:  # whatever stopped the write (a full disk, an interrupt), no half file stays;
+        Path(tmp).unlink(missing_ok=True)  # after the rename there is nothing to remove
