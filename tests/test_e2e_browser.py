@@ -33,7 +33,6 @@ pytestmark = [
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
 
 
-
 @contextlib.contextmanager
 def running_studio(tmp_path, env_extra: dict[str, str] | None = None, args: tuple[str, ...] = (),
                    port: int | None = None, host: str = "127.0.0.1"):
