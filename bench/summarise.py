@@ -6,6 +6,9 @@ files the benches wrote (``bench/results/*.json``), so README numbers come from 
 Families: emoji preset (``emoji_preset[_seedN][_20min].json``, a table per budget), emoji small
 (``emoji_small[_seedN].json``), Fashion-MNIST models (``variants_*.json``, a run's ``_s1`` ... suffix
 names its seed) and translation (``translate_{pix2pix,cyclegan}[_seedN].json``).
+Under each emoji table whose files pair the same two runs per seed, a line counts the seeds
+on which the first run beats the second, per score: the count that README claims such as
+"wins on two seeds of six" come from.
 """
 from __future__ import annotations
 
@@ -59,6 +62,30 @@ SECOND = [("2nd space FID", lambda r: r["scores_rotnet"]["fid"], 2),
           ("2nd recall", lambda r: r["scores_rotnet"]["recall"], 3), ("2nd coverage", lambda r: r["scores_rotnet"]["coverage"], 3)]
 
 
+# Which way is better, for the scores that a seed-by-seed count makes sense of.
+LOWER_IS_BETTER = {"FID": True, "KID x1e3": True, "precision": False, "recall": False, "coverage": False,
+                   "2nd space FID": True, "2nd KID x1e3": True, "2nd recall": False, "2nd coverage": False}
+
+
+def seed_wins(files: list[dict], columns: list[tuple[str, callable, int]]) -> list[str]:
+    """For a bench whose every file pairs the same two runs on one seed: on how many seeds the
+    first beats the second, per score (a tie is no win). Means hide a split; this line does not."""
+    names = list(files[0]["runs"]) if files else []
+    if len(names) != 2 or any(list(f["runs"]) != names for f in files):
+        return []
+    a, b = names
+    cells = []
+    for title, pick, _ in columns:
+        if title not in LOWER_IS_BETTER:
+            continue
+        pairs = [(_get(pick, f["runs"][a]), _get(pick, f["runs"][b])) for f in files]
+        pairs = [(x, y) for x, y in pairs if isinstance(x, (int, float)) and isinstance(y, (int, float))]
+        if pairs:
+            wins = sum((x < y) if LOWER_IS_BETTER[title] else (x > y) for x, y in pairs)
+            cells.append(f"{title} {wins}/{len(pairs)}")
+    return [f"Seed by seed, `{a}` beats `{b}` on: " + ", ".join(cells) + ".", ""] if cells else []
+
+
 def emoji() -> list[str]:
     out = []
     for experiment, extra in (("preset", [("class accuracy", lambda r: r["scores"]["class_accuracy"], 3),
@@ -76,8 +103,9 @@ def emoji() -> list[str]:
                 for name, entry in f["runs"].items():
                     rows.setdefault(name, []).append(entry)
             seeds = ", ".join(str(f.get("seed", 0)) for f in files)
-            out += table(f"Emoji, experiment '{experiment}' ({minutes:g} minutes each; seeds {seeds})", rows,
-                         [("steps", lambda r: r["steps"], 0), *SCORES, *SECOND, *extra])
+            columns = [("steps", lambda r: r["steps"], 0), *SCORES, *SECOND, *extra]
+            out += table(f"Emoji, experiment '{experiment}' ({minutes:g} minutes each; seeds {seeds})", rows, columns)
+            out += seed_wins(files, columns)
     return out
 
 
