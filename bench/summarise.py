@@ -7,8 +7,8 @@ Families: emoji preset (``emoji_preset[_seedN][_20min].json``, a table per budge
 (``emoji_small[_seedN].json``), Fashion-MNIST models (``variants_*.json``, a run's ``_s1`` ... suffix
 names its seed) and translation (``translate_{pix2pix,cyclegan}[_seedN].json``).
 Under each emoji table whose files pair the same two runs per seed, a line counts the seeds
-on which the first run beats the second, per score: the count that README claims such as
-"wins on two seeds of six" come from.
+on which the first run beats the second, per score: the counts behind README claims such as
+"wins on two seeds of six".
 """
 from __future__ import annotations
 
