@@ -17,6 +17,10 @@ Section ``stylegan2``: the StyleGAN2 + ADA preset's step against the DCGAN folde
 The last line is ``speedup <ratio>`` for the 32 px case.
 
     python bench/train_speed.py [--rounds 5] [--steps 6] [--out bench/results/train_speed.json]
+    python bench/train_speed.py --sections stylegan2   # -> bench/results/train_speed_stylegan2.json
+
+A run of some sections writes ``train_speed_<sections>.json``, so it never replaces the
+whole run's file (and the sections it did not run) by default.
 """
 from __future__ import annotations
 
@@ -384,13 +388,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=None, help="steps per round per contender (default 6, on CUDA 60)")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/train_speed.json"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: bench/results/train_speed.json, or train_speed_<sections>.json for a subset")
     parser.add_argument("--skip-64", action="store_true")
     parser.add_argument("--batches", type=lambda v: [int(b) for b in v.split(",")], default=[64, 256, 1024, 4096],
                         help="CUDA only: batch sizes for the scaling table")
     parser.add_argument("--sections", type=lambda v: set(v.split(",")), default=set(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)} (scaling and compiled run on CUDA only)")
     args = parser.parse_args()
+    if args.out is None:
+        subset = "" if args.sections >= set(SECTIONS) else "_" + "_".join(sorted(args.sections))
+        args.out = Path(f"bench/results/train_speed{subset}.json")
     device = pick_device(args.device)
     args.steps = args.steps or (60 if device.type == "cuda" else 6)
     torch.manual_seed(0)
