@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from fashion_quality import final_grid, launch, second_space, second_space_table  # noqa: E402
+from fashion_quality import final_grid, launch, machine, second_space, second_space_table  # noqa: E402
 from gan_core.data import ImageSet, load_dataset  # noqa: E402
 from gan_core.inference.generators import load_generator  # noqa: E402
 from gan_core.metrics.quality import evaluate  # noqa: E402
@@ -146,7 +146,7 @@ def main() -> None:
                 sys.exit(f"{name} failed: see {root / (name + '.out')}")
     os.environ["GAN_CHECKPOINTS"] = str(root)
     results = {"experiment": "variants" if args.variant else args.experiment, "seed": args.seed, "minutes": args.minutes, "threads_each": 1,
-               "machine": "2-core AMD EPYC (Zen 4) CPU, both runs at once",
+               "machine": machine(),
                "load_avg_5min_after_training": None if args.score_only else round(os.getloadavg()[1], 2),
                "reference": f"emoji train split ({len(train_set)} images), {args.n} samples per run", "runs": {}}
     # file names: emoji_preset.md for seed 0 and 10 minutes, else e.g. emoji_preset_seed1_20min.md

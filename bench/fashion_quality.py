@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -46,6 +47,19 @@ def launch(name: str, flags: list[str], minutes: float, root: Path, data: str = 
            "--checkpoint-every", "5000", "--eval-every", "0"]
     log = open(root / f"{name}.out", "w")
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def machine() -> str:
+    """The CPU the runs trained on, from /proc/cpuinfo (the machines behind this bench change)."""
+    name = platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core {name}, runs at once"
 
 
 def final_grid(loaded, path: Path) -> None:
@@ -153,7 +167,7 @@ def main() -> None:
         if proc.wait() != 0:
             sys.exit(f"{name} failed: see {root / (name + '.out')}")
     os.environ["GAN_CHECKPOINTS"] = str(root)
-    results = {"minutes": args.minutes, "threads_each": 1, "machine": "2-core AMD EPYC (Zen 4) CPU, both runs at once",
+    results = {"minutes": args.minutes, "threads_each": 1, "machine": machine(),
                "load_avg_5min_after_training": None if args.score_only else round(os.getloadavg()[1], 2), "runs": {}}
     docs = ROOT / "docs" if not args.variant else root
     docs.mkdir(exist_ok=True)
