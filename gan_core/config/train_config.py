@@ -68,10 +68,6 @@ class TrainConfig:
     max_channels: int = spec(0, "Most channels", "Channel cap of a stylegan2 run at its coarse resolutions, where "
                              "a channel is cheap (channels = min(16 x width / size, cap)); 0 = the width "
                              "(max_channels).", "Model", low=0, high=1024, specific=True)
-    top_block: str = spec("conv", "Full-size block", "What a stylegan2 run does at full size: conv = StyleGAN2's "
-                          "3x3 convolutions in G and D; strided = one 4x4 stride-2 layer between half size and "
-                          "the pixels in each (as DCGAN's outer layers), 1.7x the images per second on a CPU; "
-                          "g-strided / d-strided: in G / D only (top_block).", "Model", choices=("conv", "strided", "g-strided", "d-strided"), specific=True)
     style_mixing: float = spec(0.9, "Style mixing share", "Share of a stylegan2 run's training batches that mix two "
                                "latents, 0 = off (style_mixing).", "Model", low=0.0, high=1.0, specific=True)
     paired_transform: str = spec("edges", "Input made from each image", "How pix2pix makes its input from each "

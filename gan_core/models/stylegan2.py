@@ -81,17 +81,16 @@ class EqualConv2d(nn.Module):
     pass over the activations forward and backward."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, bias: bool = True, act: bool = True,
-                 gain: float | None = None, stride: int = 1):
+                 gain: float | None = None):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
         self.gain = (SQRT2 if act else 1.0) if gain is None else gain
-        self.scale, self.act = self.gain / math.sqrt(in_ch * kernel * kernel), act
-        self.stride, self.pad = stride, (kernel - stride) // 2  # 3x3: 1; 1x1: 0; 4x4 stride 2: 1 (halves)
+        self.scale, self.pad, self.act = self.gain / math.sqrt(in_ch * kernel * kernel), kernel // 2, act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.gain if self.bias is not None else None
-        out = F.conv2d(x, self.weight * self.scale, bias, stride=self.stride, padding=self.pad)
+        out = F.conv2d(x, self.weight * self.scale, bias, padding=self.pad)
         return F.leaky_relu_(out, 0.2) if self.act else out
 
 
@@ -193,49 +192,24 @@ class ToRGB(nn.Module):
         return self.conv(x, w) + self.bias.to(x.dtype)[None, :, None, None]
 
 
-class UpToRGB(nn.Module):
-    """Half-size features -> full-size RGB in one modulated 4x4 transposed convolution of
-    stride 2 (no demodulation, like ToRGB): the ``strided`` top block, DCGAN's outer layer
-    with a style. Each output pixel sums in_ch x 2 x 2 taps, hence the equalized-lr scale."""
-
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(in_ch, out_ch, 4, 4))
-        self.affine = EqualLinear(w_dim, in_ch, bias_init=1.0)
-        self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.scale = 1 / math.sqrt(in_ch * 4)
-
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = x * self.affine(w)[:, :, None, None].to(x.dtype)
-        weight, bias = (self.weight * self.scale).to(x.dtype), self.bias.to(x.dtype)
-        return F.conv_transpose2d(x, weight, bias, stride=2, padding=1)
-
-
 class SynthesisNetwork(nn.Module):
     """ws [B, num_ws, w_dim] -> image. Layer order (coarse to fine): the 4x4 conv, then per
     resolution conv0 (upsampling) and conv1; each toRGB shares its w with the next conv, so
-    ``num_ws = 2 * log2(R) - 2`` (10 at 64 px).
+    ``num_ws = 2 * log2(R) - 2`` (10 at 64 px)."""
 
-    ``top_block='strided'`` stops the convolutions at half size and adds the full-size detail
-    with one ``UpToRGB`` (its own w: ``num_ws = 2 * log2(R) - 3``): no feature maps at full
-    size, where a 64-px step spent about half its time on 16-channel tensors."""
-
-    def __init__(self, w_dim: int, resolution: int, channels: int, width: int, max_channels: int = 0,
-                 top_block: str = "conv"):
+    def __init__(self, w_dim: int, resolution: int, channels: int, width: int, max_channels: int = 0):
         super().__init__()
         top = log2_of(resolution)
-        last = top - 1 if top_block in ("strided", "g-strided") else top  # the finest resolution with convolutions
-        self.resolution, self.num_ws = resolution, 2 * last - 2 + (top - last)
+        self.resolution, self.num_ws = resolution, 2 * top - 2
         ch = {2**k: channels_for(2**k, width, max_channels) for k in range(2, top + 1)}
         self.const = nn.Parameter(torch.randn(ch[4], 4, 4))
         self.layers = nn.ModuleList([SynthesisLayer(ch[4], ch[4], w_dim, 4)])
         self.torgbs = nn.ModuleList([ToRGB(ch[4], channels, w_dim)])
-        for k in range(3, last + 1):
+        for k in range(3, top + 1):
             r = 2**k
             self.layers.append(SynthesisLayer(ch[r // 2], ch[r], w_dim, r, up=True))
             self.layers.append(SynthesisLayer(ch[r], ch[r], w_dim, r))
             self.torgbs.append(ToRGB(ch[r], channels, w_dim))
-        self.up_torgb = UpToRGB(ch[2**last], channels, w_dim) if last < top else None
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         x = self.const[None].expand(ws.shape[0], -1, -1, -1).to(ws.dtype)
@@ -245,8 +219,6 @@ class SynthesisNetwork(nn.Module):
             x = self.layers[1 + 2 * i](x, ws[:, 1 + 2 * i], noise_mode)
             x = self.layers[2 + 2 * i](x, ws[:, 2 + 2 * i], noise_mode)
             img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + torgb(x, ws[:, 3 + 2 * i])
-        if self.up_torgb is not None:
-            img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + self.up_torgb(x, ws[:, -1])
         return img
 
 
@@ -260,11 +232,11 @@ class StyleGenerator(nn.Module):
     """
 
     def __init__(self, z_dim: int, w_dim: int, channels: int, resolution: int, width: int, num_classes: int,
-                 mapping_layers: int = 2, mixing_prob: float = 0.9, max_channels: int = 0, top_block: str = "conv"):
+                 mapping_layers: int = 2, mixing_prob: float = 0.9, max_channels: int = 0):
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, (channels, resolution, resolution)
         self.mapping = MappingNetwork(z_dim, w_dim, num_classes, mapping_layers)
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, width, max_channels, top_block)
+        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, width, max_channels)
         self.num_ws, self.mixing_prob = self.synthesis.num_ws, mixing_prob
 
     def make_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
@@ -337,21 +309,15 @@ def minibatch_std(x: torch.Tensor, group: int = 4) -> torch.Tensor:
 
 class StyleDiscriminator(nn.Module):
     """Residual D: fromRGB at full resolution, blocks down to 4x4, minibatch std, conv, FC,
-    then a logit (or, with classes, the projection onto the class's learned vector).
-    ``top_block='strided'``: fromRGB is a 4x4 stride-2 conv straight to half size (DCGAN's
-    first layer) in place of the full-size residual block."""
+    then a logit (or, with classes, the projection onto the class's learned vector)."""
 
     def __init__(self, channels: int, resolution: int, width: int, num_classes: int, cmap_dim: int = 128,
-                 max_channels: int = 0, top_block: str = "conv"):
+                 max_channels: int = 0):
         super().__init__()
         top = log2_of(resolution)
         ch = {2**k: channels_for(2**k, width, max_channels) for k in range(2, top + 1)}
         self.num_classes = num_classes
-        if top_block in ("strided", "d-strided"):
-            top -= 1
-            self.from_rgb = EqualConv2d(channels, ch[2**top], 4, stride=2)
-        else:
-            self.from_rgb = EqualConv2d(channels, ch[resolution], 1)
+        self.from_rgb = EqualConv2d(channels, ch[resolution], 1)
         self.blocks = nn.Sequential(*[ResidualBlock(ch[2**k], ch[2**(k - 1)]) for k in range(top, 2, -1)])
         self.conv = EqualConv2d(ch[4] + 1, ch[4], 3)
         self.fc = EqualLinear(ch[4] * 16, ch[4], act=True)
@@ -373,6 +339,5 @@ def build_stylegan2(cfg, num_classes: int) -> tuple[StyleGenerator, StyleDiscrim
     """The ``stylegan2`` run type's G and D (w has z's size; equalized lr: the layers init themselves)."""
     k = num_classes if cfg.conditional else 0
     return (StyleGenerator(cfg.z_dim, cfg.z_dim, cfg.channels, cfg.resolution, cfg.width, k, cfg.mapping_layers,
-                           cfg.style_mixing, cfg.max_channels, cfg.top_block),
-            StyleDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, max_channels=cfg.max_channels,
-                               top_block=cfg.top_block))
+                           cfg.style_mixing, cfg.max_channels),
+            StyleDiscriminator(cfg.channels, cfg.resolution, cfg.width, k, max_channels=cfg.max_channels))

@@ -99,7 +99,7 @@ BUILTIN = (
             class_norm=True, evaluable=True),
     RunType("stylegan2", "image", "style-based GAN for colour images, 16-256 px (StyleGAN2)",
             partial(ImageTask, networks=stylegan2.build_stylegan2), _first(stylegan2.build_stylegan2),
-            _second(stylegan2.build_stylegan2), fields=("mapping_layers", "style_mixing", "max_channels", "top_block"),
+            _second(stylegan2.build_stylegan2), fields=("mapping_layers", "style_mixing", "max_channels"),
             ignores=("g_norm", "d_norm", "spectral_norm"), resolutions=(16, 32, 64, 128, 256), evaluable=True),
     RunType("srgan", "restoration", "super-resolution model (SRResNet G, PatchGAN D)", SRTask,
             restoration.build_sr_generator, restoration.build_patch_discriminator, fields=("scale",),
