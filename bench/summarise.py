@@ -8,7 +8,9 @@ Families: emoji preset (``emoji_preset[_seedN][_20min].json``, a table per budge
 names its seed) and translation (``translate_{pix2pix,cyclegan}[_seedN].json``).
 Under each emoji table whose files pair the same two runs per seed, a line counts the seeds
 on which the first run beats the second, per score: the counts behind README claims such as
-"wins on two seeds of six".
+"wins on two seeds of six". A subfolder (``results/xeon/``) holds emoji benches run on another
+machine: its tables carry the folder's name and the CPU its files name, and never mix with
+the main folder's (wall-clock benches compare only within one machine).
 """
 from __future__ import annotations
 
@@ -48,9 +50,9 @@ def _get(pick, entry):
         return None
 
 
-def _seed_files(pattern: str) -> list[dict]:
+def _seed_files(pattern: str, folder: Path = RESULTS) -> list[dict]:
     """The result files of one bench family: ``<stem>[_seedN][_Mmin].json``."""
-    return [json.loads(p.read_text()) for p in sorted(RESULTS.glob(pattern))
+    return [json.loads(p.read_text()) for p in sorted(folder.glob(pattern))
             if re.fullmatch(pattern.replace("*", r"(_seed\d+)?(_[\d.]+min)?"), p.name)]
 
 
@@ -88,6 +90,13 @@ def seed_wins(files: list[dict], columns: list[tuple[str, callable, int]]) -> li
 
 def emoji() -> list[str]:
     out = []
+    for folder in [RESULTS, *sorted(d for d in RESULTS.iterdir() if d.is_dir())]:
+        out += emoji_tables(folder)
+    return out
+
+
+def emoji_tables(folder: Path) -> list[str]:
+    out = []
     for experiment, extra in (("preset", [("class accuracy", lambda r: r["scores"]["class_accuracy"], 3),
                                           ("mix: layout from A", lambda r: r["style_mixing"]["layout_follows_a"], 2),
                                           ("mix: colour from B", lambda r: r["style_mixing"]["colour_follows_b"], 2)]),
@@ -95,7 +104,7 @@ def emoji() -> list[str]:
                                          ("D acc. train reals", lambda r: r["d_acc_train_reals"], 3),
                                          ("D acc. held-out reals", lambda r: r["d_acc_heldout_reals"], 3),
                                          ("D logit gap (std)", lambda r: r["d_logit_gap_in_std"], 3)])):
-        every = _seed_files(f"emoji_{experiment}*.json")
+        every = _seed_files(f"emoji_{experiment}*.json", folder)
         for minutes in sorted({f.get("minutes") for f in every}):
             files = [f for f in every if f.get("minutes") == minutes]
             rows: dict[str, list[dict]] = {}
@@ -104,7 +113,8 @@ def emoji() -> list[str]:
                     rows.setdefault(name, []).append(entry)
             seeds = ", ".join(str(f.get("seed", 0)) for f in files)
             columns = [("steps", lambda r: r["steps"], 0), *SCORES, *SECOND, *extra]
-            out += table(f"Emoji, experiment '{experiment}' ({minutes:g} minutes each; seeds {seeds})", rows, columns)
+            where = f"{folder.name}/, {files[0].get('machine', '')}: " if folder != RESULTS else ""
+            out += table(f"{where}Emoji, experiment '{experiment}' ({minutes:g} minutes each; seeds {seeds})", rows, columns)
             out += seed_wins(files, columns)
     return out
 
