@@ -122,7 +122,7 @@ with tab_browse:
             st.warning(f"**{info.name}** is not on this machine. It needs {info.note.removeprefix('missing: needs ')}.",
                        icon=":material/cloud_off:")
         else:
-            preset = preset_for(info.name)
+            preset = preset_for(info.name, labelled=bool(info.classes))  # (known: no folder scan per rerun)
             res, ch = int(preset["resolution"]), int(preset["channels"])
             try:
                 with st.spinner(f"Loading {info.name} …"):

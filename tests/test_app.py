@@ -327,6 +327,11 @@ def test_data_counts_agree_and_say_the_split(state_env, tmp_path):
     assert [(m.label, m.value) for m in at.metric] == [("Training images", "11")]
     at.radio(key="data_pick").set_value("shapes").run()
     assert any("**2,048 training images** · 256 held out" in m.value for m in at.markdown)
+    # ... and trains as the Data page says: unconditionally, with no error to fix first on Train
+    train_page = app("train").run()
+    train_page.selectbox(key="f_data").set_value("flat").run()
+    assert train_page.toggle(key="f_conditional").value is False and not train_page.error
+    assert train_page.selectbox(key="f_model").value == "stylegan2" and not train_page.button(key="launch").disabled
 
 
 def test_train_explains_what_does_nothing_here_and_estimates_from_a_past_run(state_env, tmp_path, monkeypatch):

@@ -235,6 +235,34 @@ def test_config_refuses_what_does_not_fit():
     assert preset_for("emoji")["model"] == "stylegan2"
 
 
+def test_a_flat_folder_trains_unconditionally_by_default(tmp_path):
+    """The Data page says a set without class folders trains unconditionally: the folder
+    preset (conditional) must not make `train --data FOLDER` fail on it."""
+    import argparse
+
+    from PIL import Image
+
+    from gan_core.cli.train import add_train_arguments, config_from_args
+
+    flat, labelled = tmp_path / "flat", tmp_path / "labelled"
+    for i in range(6):
+        for folder in (flat, labelled / ("cats" if i % 2 else "dogs")):
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (20, 20), (40 * i, 90, 200 - 30 * i)).save(folder / f"{i}.png")
+    assert preset_for(str(flat))["conditional"] is False
+    assert preset_for(str(labelled))["conditional"] is True
+    assert preset_for(str(tmp_path / "nowhere"))["conditional"] is True  # no set: the loader says why
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    cfg, _ = config_from_args(parser.parse_args(["--data", str(flat), "--resolution", "16", "--width", "16",
+                                                 "--z-dim", "16", "--batch-size", "4", "--steps", "2",
+                                                 "--eval-every", "0", "--threads", "1"]))
+    assert cfg.model == "stylegan2" and not cfg.conditional
+    assert train(RunDir.create("flat", cfg)) == "finished"
+    forced, _ = config_from_args(parser.parse_args(["--data", str(flat), "--conditional"]))
+    assert forced.conditional  # an explicit flag still wins (and the run type says what is wrong)
+
+
 def test_generate_page_offers_psi_style_mixing_and_w_interpolation():
     from streamlit.testing.v1 import AppTest
 

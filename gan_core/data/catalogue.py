@@ -12,7 +12,10 @@ from gan_core.data.images import (
     FASHION_CLASSES,
     SHAPES_COUNT,
     DatasetInfo,
+    _FOLDER_LIMITS,
+    _ZIP_LIMITS,
     _idx_file,
+    _set_path,
     clear_cache,
     emoji_cache_dir,
     fashion_dirs,
@@ -26,6 +29,7 @@ from gan_core.data.importer import (
     ImportReport,
     data_root,
     is_imported_set,
+    open_source,
 )
 from gan_core.data.shapes import SHAPE_CLASSES
 
@@ -106,6 +110,21 @@ def list_datasets() -> list[DatasetInfo]:
             if is_imported_set(entry):
                 infos.append(_imported_info(entry))
     return infos
+
+
+def has_class_labels(name: str) -> bool | None:
+    """Whether a set has classes to condition on: a built-in always; a folder, zip or imported
+    set when it has first-level class folders (a scan of names, nothing decoded). None when
+    ``name`` is no set here: the loader then says why."""
+    if name in BUILTIN_DATASETS:
+        return True
+    try:
+        path = _set_path(name)
+        source = open_source(path, _ZIP_LIMITS if path.is_file() else _FOLDER_LIMITS)
+    except DatasetError:
+        return None
+    source.close()
+    return bool(source.classes)
 
 
 def _imported_info(folder: Path) -> DatasetInfo:
