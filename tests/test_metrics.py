@@ -228,3 +228,22 @@ def test_in_run_eval_keeps_best_checkpoint_and_cli_prints_json(tiny, python_exe)
     human = subprocess.run([python_exe, "-m", "gan_core", "eval", "--run", "ev", "--n", "64"],
                            capture_output=True, text=True, env=run_env(), cwd=ROOT, timeout=120)
     assert human.returncode == 0 and "feature space: classifier/shapes/16px-3ch/v1" in human.stdout and "FID" in human.stdout
+
+
+def test_real_features_follow_the_tensor_not_its_address():
+    """Reals' features are cached by the image tensor's id; CPython gives a freed tensor's id
+    to the next one at once, which must not be served the features of the one before."""
+    ex = get_extractor("shapes", 16, 3, "auto")
+    real = load_dataset("shapes", 16, 3, split="test")
+    seen: set[int] = set()
+    for seed in range(20):
+        pick = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:32]
+        subset = ImageSet(real.images[pick], None, [], "shapes")
+        assert torch.equal(metrics.real_features(subset, ex), ex.features(subset.images).double())
+        address = id(subset.images)
+        del subset
+        if address in seen:
+            break
+        seen.add(address)
+    else:
+        pytest.fail("no address came back in 20 draws: the case this checks did not occur")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from typing import Any
 
 import torch
@@ -142,20 +143,23 @@ def manifold_scores(real: torch.Tensor, fake: torch.Tensor, k: int = K_NEIGHBOUR
 
 # ---------------------------------------------------------------------------- real features
 
-_REAL_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
+_REAL_CACHE: dict[tuple, tuple[torch.Tensor, weakref.ref]] = {}
 
 
 def real_features(real, extractor: FeatureExtractor, max_real: int = MAX_REAL) -> torch.Tensor:
-    """Features of the held-out reals (cached per set, extractor and count)."""
+    """Features of the held-out reals (cached per set, extractor and count while that image
+    tensor lives: CPython hands a freed tensor's id to the next one at once, and a subset
+    drawn again got the features of the one before it)."""
     images = real.images if hasattr(real, "images") else real
     key = (getattr(real, "name", None), tuple(images.shape), extractor.name, max_real, id(images)) if hasattr(real, "name") else None
-    if key is not None and key in _REAL_CACHE:
-        return _REAL_CACHE[key][0]
+    hit = _REAL_CACHE.get(key) if key is not None else None
+    if hit is not None and hit[1]() is images:
+        return hit[0]
     feats = extractor.features(images[:max_real], BATCH).double()
     if key is not None:
         if len(_REAL_CACHE) > 8:
             _REAL_CACHE.clear()
-        _REAL_CACHE[key] = (feats, None)
+        _REAL_CACHE[key] = (feats, weakref.ref(images))
     return feats
 
 
