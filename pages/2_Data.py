@@ -17,6 +17,7 @@ from gan_core.data import (DatasetError, folder_split_sizes, import_dataset, lis
 from gan_core.data.importer import data_root  # noqa: E402
 from gan_core.data.limits import trash_days, upload_problem  # noqa: E402
 from gan_core.inference.generators import image_grid  # noqa: E402
+from gan_core.metrics.quality import MIN_HELD_OUT  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.common import page_setup, where  # noqa: E402
 
@@ -81,8 +82,10 @@ with tab_browse:
                                                           if sizes[0] < info.count else "all used for training"))
         if sizes:
             st.caption("Held-out images are never trained on: quality scores and the restore demos use them"
-                       + (" (every 10th file; a set under 10 images uses all of them for both)."
-                          if info.kind == "imported" else "."))
+                       + (" (every 10th file; a set under 10 images uses all of them for both)"
+                          if info.kind == "imported" else "")
+                       + (f". Under {MIN_HELD_OUT:,} held out, quality is scored against all the images: "
+                          "fewer make FID swing like a change of seed." if sizes[1] < MIN_HELD_OUT else "."))
         if info.classes:
             st.caption(f"{len(info.classes)} classes: " + ", ".join(info.classes[:12])
                        + (" …" if len(info.classes) > 12 else ""))

@@ -206,8 +206,10 @@ def test_in_run_eval_keeps_best_checkpoint_and_cli_prints_json(tiny, python_exe)
     run = RunDir.open("ev")
     evals = [r for r in run.read_metrics() if r.get("kind") == "eval"]
     assert [r["step"] for r in evals] == [10, 20, 30]
+    # shapes holds out 256 images, under MIN_HELD_OUT: scored against all 2,048 + 256, and named so
+    space = "classifier/shapes/16px-3ch/v1" + metrics.ALL_IMAGES
     for r in evals:
-        assert r["feature_space"] == "classifier/shapes/16px-3ch/v1"
+        assert r["feature_space"] == space and r["n_real"] == 2048 + 256
         assert r["fid"] >= 0 and r["kid_std"] >= 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1
         assert 0 <= r["class_accuracy"] <= 1  # the shapes preset is conditional
     best_fid = min(r["fid"] for r in evals)
@@ -223,11 +225,11 @@ def test_in_run_eval_keeps_best_checkpoint_and_cli_prints_json(tiny, python_exe)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert set(metrics.RESULT_KEYS) <= set(result) and result["step"] == best.step
-    assert result["feature_space"] == "classifier/shapes/16px-3ch/v1" and result["n"] == 64
+    assert result["feature_space"] == space and result["n"] == 64 and result["n_real"] == 2048 + 256
     assert metrics.checkpoint_scores(run, best.step)["source"] == "cli"
     human = subprocess.run([python_exe, "-m", "gan_core", "eval", "--run", "ev", "--n", "64"],
                            capture_output=True, text=True, env=run_env(), cwd=ROOT, timeout=120)
-    assert human.returncode == 0 and "feature space: classifier/shapes/16px-3ch/v1" in human.stdout and "FID" in human.stdout
+    assert human.returncode == 0 and f"feature space: {space}" in human.stdout and "FID" in human.stdout
 
 
 def test_real_features_follow_the_tensor_not_its_address():
@@ -247,3 +249,22 @@ def test_real_features_follow_the_tensor_not_its_address():
         seen.add(address)
     else:
         pytest.fail("no address came back in 20 draws: the case this checks did not occur")
+
+
+def test_runs_on_small_held_out_splits_are_scored_against_all_their_images(fashion, tmp_path):
+    from PIL import Image
+
+    from gan_core.config import TrainConfig, preset_for
+
+    def reals(data, resolution=16, channels=3):
+        sets, suffix = metrics._load_real(TrainConfig.from_dict(dict(preset_for(data), data=data, resolution=resolution,
+                                                                     channels=channels)))
+        return [len(s) for s in sets], suffix
+
+    assert reals("fashion-mnist", 32, 1) == ([10_000], "")  # enough held out: those alone
+    assert reals("shapes") == ([2048, 256], metrics.ALL_IMAGES)
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(6):
+        Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(few / f"{i}.png")
+    assert reals(str(few)) == ([6], "")  # under 10 images both splits are all of them: not twice

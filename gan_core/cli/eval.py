@@ -14,7 +14,7 @@ from gan_core.runs.rundir import CheckpointError, RunError
 def cli_eval(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_core eval",
                                      description="FID, KID, precision/recall (and class accuracy) of a run's checkpoint "
-                                                 "against the data set's held-out split.")
+                                                 "against the data set's held-out split (all its images when under 1,000 are held out).")
     parser.add_argument("--run", required=True, help="run name")
     parser.add_argument("--checkpoint", help="step number, checkpoint file, or 'best' (default: the newest)")
     parser.add_argument("--n", type=int, default=2000, help="generated images (default 2000)")

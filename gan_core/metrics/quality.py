@@ -1,6 +1,11 @@
 """Quality metrics of a generator against a held-out real split: FID, KID, precision/recall,
 and (conditional runs) class accuracy.
 
+- A run is scored against its set's held-out split, or, when that has under
+  ``MIN_HELD_OUT`` images, against every image of the set (train and held-out), as
+  stylegan2-ada scores small sets against all of theirs; the feature space's name then
+  ends in ``ALL_IMAGES``, so those numbers are never compared with held-out ones.
+
 - Features come from ``metrics.features`` (Inception-v3 when its weights are here, else
   the offline classifier). Every result carries ``feature_space``; never compare numbers
   whose spaces differ.
@@ -57,6 +62,11 @@ KID_SUBSETS = 50
 IN_RUN_KID_SUBSETS = 20  # KID's subsets dominate an evaluation's CPU time; fewer inside the run
 KID_SUBSET_SIZE = 1000
 MAX_REAL = 10_000
+# One emoji generator's FID against three draws of 187 of its training images (the size of
+# emoji's held-out split) ranged 2.67-4.42, of 500: 3.22-3.77, against all 1,683: 3.51
+# (BENCHMARKS.md): under this many held-out images the draw of reals moves FID like a seed.
+MIN_HELD_OUT = 1000
+ALL_IMAGES = " vs all images"
 EVAL_SEED = 2024  # latents of in-run and CLI evaluations (the same every time: smoother curves)
 BATCH = 500
 
@@ -205,7 +215,8 @@ def evaluate(generator, real, extractor: FeatureExtractor | None = None, n: int 
              class_labels: torch.Tensor | None = None, *, judge: ClassifierFeatures | None = None,
              seed: int = EVAL_SEED, feature: str = "auto", device: str | torch.device = "cpu",
              max_real: int = MAX_REAL, kid_subsets: int = KID_SUBSETS, log=None) -> dict[str, Any]:
-    """Score ``n`` generated images against the real split ``real`` (an ``ImageSet``).
+    """Score ``n`` generated images against the real split ``real`` (an ``ImageSet``, or a
+    list of them scored as one set).
 
     ``generator``: a ``LoadedGenerator`` (seeds seed..seed+n-1; conditional ones cycle
     through the classes), a callable ``fn(k) -> images`` or ``(images, asked_labels)``, or
@@ -215,6 +226,8 @@ def evaluate(generator, real, extractor: FeatureExtractor | None = None, n: int 
     Returns a dict with ``RESULT_KEYS`` and a few more (see the module docstring).
     """
     start = time.perf_counter()
+    sets = list(real) if isinstance(real, (list, tuple)) else [real]
+    real = sets[0]
     res, ch = int(real.images.shape[-1]), int(real.images.shape[1])
     if extractor is None:
         extractor = get_extractor(real.name, res, ch, feature, device=device, log=log)
@@ -235,7 +248,7 @@ def evaluate(generator, real, extractor: FeatureExtractor | None = None, n: int 
             preds.append(judge.predict(images, BATCH))
         fake_feats.append(extractor.features(images, BATCH))
     fake = torch.cat(fake_feats).double()
-    reals = real_features(real, extractor, max_real)
+    reals = torch.cat([real_features(r, extractor, max_real) for r in sets])[:max_real]
     fid = fid_from_features(reals, fake)
     kid_mean, kid_std, kid_size = kid_from_features(reals, fake, subsets=kid_subsets, seed=seed)
     pr_n = min(len(reals), len(fake))
@@ -257,12 +270,28 @@ def evaluate(generator, real, extractor: FeatureExtractor | None = None, n: int 
 # ---------------------------------------------------------------------------- in the run
 
 
-def _load_real(cfg):
-    return load_dataset(cfg.data, cfg.resolution, cfg.channels, split="test", seed=cfg.seed)
+def _load_real(cfg) -> tuple[list[ImageSet], str]:
+    """The reals a run is scored against and what its feature space's name gets appended:
+    the held-out split, or under ``MIN_HELD_OUT`` held-out images every image of the set."""
+    test = load_dataset(cfg.data, cfg.resolution, cfg.channels, split="test", seed=cfg.seed)
+    if len(test) >= MIN_HELD_OUT:
+        return [test], ""
+    train = load_dataset(cfg.data, cfg.resolution, cfg.channels, split="train", seed=cfg.seed)
+    if len(train) == len(test):  # a set under 10 images: both splits are all of it
+        return [test], ""
+    return [train, test], ALL_IMAGES
+
+
+def _against_run_reals(generator, cfg, extractor, *, n: int, device, **kwargs) -> dict[str, Any]:
+    """``evaluate`` against the run's reals (``_load_real``), the feature space named to match."""
+    sets, suffix = _load_real(cfg)
+    result = evaluate(generator, sets, extractor, n=n, device=device, **kwargs)
+    result["feature_space"] += suffix
+    return result
 
 
 def evaluate_generator(G: nn.Module, cfg, classes: list[str], device: torch.device, *, log=print) -> dict[str, Any]:
-    """Score generator ``G`` of a run with config ``cfg`` against the held-out split: FID & co.
+    """Score generator ``G`` of a run with config ``cfg`` against its reals (``_load_real``): FID & co.
     over ``cfg.eval_samples`` samples from fixed latents (the same every time: smoother curves).
     A pure function of the weights: the caller's random streams and G's mode are left as found."""
     was_training = G.training
@@ -270,7 +299,6 @@ def evaluate_generator(G: nn.Module, cfg, classes: list[str], device: torch.devi
     try:
         with torch.random.fork_rng(devices=devices):
             G.eval()
-            real = _load_real(cfg)
             extractor = get_extractor(cfg.data, cfg.resolution, cfg.channels, "auto", device=device, log=log)
             gen = torch.Generator().manual_seed(EVAL_SEED)
             drawn = [0]
@@ -283,7 +311,8 @@ def evaluate_generator(G: nn.Module, cfg, classes: list[str], device: torch.devi
                 images = G(z, y.to(device) if y is not None else None).float()
                 return images, y
 
-            return evaluate(sample, real, extractor, n=cfg.eval_samples, device=device, kid_subsets=IN_RUN_KID_SUBSETS)
+            return _against_run_reals(sample, cfg, extractor, n=cfg.eval_samples, device=device,
+                                      kid_subsets=IN_RUN_KID_SUBSETS)
     finally:
         G.train(was_training)
 
@@ -308,7 +337,7 @@ def checkpoint_scores(run, step: int) -> dict[str, Any] | None:
 
 def evaluate_checkpoint(run_name: str, checkpoint: str | None = None, *, n: int = 2000, feature: str = "auto",
                         ema: bool = True, device: str = "cpu", log=print) -> dict[str, Any]:
-    """Score one checkpoint of an image-GAN run against its held-out split and append the
+    """Score one checkpoint of an image-GAN run against its reals (``_load_real``) and append the
     result to the run's ``evals.jsonl``. Raises RunError/DatasetError/ValueError on bad input."""
     if not 10 <= n <= 100_000:
         raise ValueError("--n must be from 10 to 100000")
@@ -318,9 +347,8 @@ def evaluate_checkpoint(run_name: str, checkpoint: str | None = None, *, n: int 
     if not cfg.run_type.evaluable:
         raise ValueError(f"eval scores image GANs ({', '.join(m for m in registry.names() if registry.get(m).evaluable)}); "
                          f"this run is {cfg.model}")
-    real = _load_real(cfg)
     extractor = get_extractor(cfg.data, cfg.resolution, cfg.channels, feature, device=device, log=log)
-    result = evaluate(loaded, real, extractor, n=n, device=device, log=log)
+    result = _against_run_reals(loaded, cfg, extractor, n=n, device=device, log=log)
     result = {"run": run.name, "step": loaded.step, "weights": loaded.weights, **result}
     with open(run.path / "evals.jsonl", "a", encoding="utf-8") as f:  # whole lines, as metrics.jsonl
         f.write(json.dumps({"kind": "eval", "source": "cli", **result, "time": time.time()}, separators=(",", ":")) + "\n")
