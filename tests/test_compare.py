@@ -172,7 +172,8 @@ def test_comparison_reads_quality_cost_feature_spaces_and_seed_groups(in_root):
         assert rows[name]["images_seen"] == status["images_seen"] == 20 * 16
         assert rows[name]["images_per_s"] == pytest.approx(status["images_seen"] / status["elapsed_s"])
     assert rows["big-32px"]["feature_space"] != rows["hinge-s0"]["feature_space"]
-    assert rows["big-32px"]["feature_space"] == f"classifier/{OWN_SET}/32px-3ch/v1"
+    # 80 images hold out 8, under MIN_HELD_OUT: scored against all of them, and named so
+    assert rows["big-32px"]["feature_space"] == f"classifier/{OWN_SET}/32px-3ch/v1 vs all images"
 
     plot = compare.plot_metric(runs, "fid", "images")
     assert set(plot.lines) == {"hinge-s0", "hinge-s1", "lsgan-s0"} and plot.feature_space == rows["hinge-s0"]["feature_space"]
