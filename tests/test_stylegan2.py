@@ -322,3 +322,34 @@ def test_relativistic_pairing_loss_sees_only_each_pairs_gap_and_trains_with_ada(
     assert all(0.0 <= r["acc_real"] <= 1.0 and r["acc_real"] == r["acc_fake"] for r in records)
     tensors, _ = load_checkpoint_file(run.latest_checkpoint().weights)
     assert tensors["task.ada.count"] == 0 and tensors["task.ada.p"] > 0  # p moved on the margins' signs
+
+
+R1_AT_2_19_PIXELS = """
+import torch
+from gan_core.models.stylegan2 import StyleDiscriminator
+from gan_core.torch_utils.devices import bf16_supported
+torch.set_num_threads(1)
+D = StyleDiscriminator(3, 128, 64, 9).to(memory_format=torch.channels_last)
+x = torch.randn(32, 3, 128, 128).to(memory_format=torch.channels_last).requires_grad_()
+with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16_supported(torch.device("cpu"))):
+    (grad,) = torch.autograd.grad(D(x, torch.arange(32) % 9).float().sum(), x, create_graph=True)
+    grad.square().sum().backward()
+"""
+
+
+def test_r1_over_2_19_pixels_does_not_kill_the_trainer(python_exe):
+    """The emoji preset at 128 px (batch 32: 2^19 pixels) died of SIGFPE at its first R1 phase
+    inside oneDNN's AMX bf16 kernels; in a subprocess, so a regression fails here, not the suite.
+    The zero 4th channel that avoids it must not change a number."""
+    import subprocess
+
+    done = subprocess.run([python_exe, "-c", R1_AT_2_19_PIXELS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    from gan_core.models.stylegan2 import EqualConv2d
+
+    layer = EqualConv2d(3, 16, 1)
+    x = torch.randn(32, 3, 128, 128)
+    padded = layer(x)  # 2^19 pixels: the padded path
+    with torch.no_grad():
+        halves = torch.cat([layer(x[:16]), layer(x[16:])])  # 2^18 each: the plain path
+    assert torch.allclose(padded, halves, atol=1e-5)

@@ -90,7 +90,15 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bias = self.bias * self.gain if self.bias is not None else None
-        out = F.conv2d(x, self.weight * self.scale, bias, padding=self.pad)
+        weight = self.weight * self.scale
+        if x.shape[1] == 3 and x.shape[0] * x.shape[2] * x.shape[3] == 2**19:
+            # A zero 4th channel and weight column: the same numbers, but oneDNN's AMX bf16 kernels
+            # (torch 2.13, Xeon with AMX) die of SIGFPE in R1's double backward of a 3-channel
+            # 1x1 conv over exactly 2^19 pixels (128 px at batch 32, 256 px at batch 8; 2^17-2^21
+            # pixels and 1, 2 or 4 channels were fine). Padding every batch cost 3-6% of a 64 px
+            # D step, fromRGB in fp32 5-25%: so only this size.
+            x, weight = F.pad(x, (0, 0, 0, 0, 0, 1)), F.pad(weight, (0, 0, 0, 0, 0, 1))
+        out = F.conv2d(x, weight, bias, padding=self.pad)
         return F.leaky_relu_(out, 0.2) if self.act else out
 
 
