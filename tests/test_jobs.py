@@ -165,6 +165,20 @@ def test_sigkill_is_crashed_with_last_step_and_resume_loses_at_most_one_interval
     assert jobs.stop("killme", wait=True) == "stopped"
 
 
+def test_a_crash_in_native_code_is_named_with_its_python_stack_in_the_log():
+    """SIGFPE is how oneDNN's bf16 kernels once killed a StyleGAN2 trainer (BENCHMARKS.md): the
+    status must say so, and log.txt must hold where in Python it happened, not only "vanished"."""
+    run = jobs.launch(tiny_cfg(minutes=5), "fpe")
+    wait_for(lambda: run.read_status().get("pid") and steps(run) and steps(run)[-1] >= 10, 60, "some steps")
+    pid = run.read_status()["pid"]
+    os.kill(pid, signal.SIGFPE)
+    wait_gone(pid, 10)
+    s = jobs.status("fpe")
+    assert s["state"] == "crashed" and "Floating point exception" in s["error"] and "native code" in s["error"]
+    log = jobs.log_tail("fpe", 400)
+    assert "Fatal Python error: Floating point exception" in log and "gan_core/training" in log
+
+
 def test_a_reused_pid_is_not_the_trainer(tmp_path):
     run = RunDir.create("ghost", tiny_cfg())
     me = os.getpid()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,7 @@ def cmd_train(argv: list[str]) -> int:
     add_train_arguments(parser)
     parser.add_argument("--resume", metavar="NAME", help="resume this run from its newest checkpoint")
     args = parser.parse_args(argv)
+    faulthandler.enable()  # a crash in native code (SIGSEGV, SIGFPE, ...) prints its Python stack
     try:
         if args.resume:
             run = RunDir.open(args.resume)

@@ -3,6 +3,7 @@ trainer vanished, and an overdue stop enforced."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -36,6 +37,19 @@ def last_step(run: RunDir, status: dict[str, Any]) -> int:
     return max([int(status.get("step") or 0), *steps])
 
 
+def fatal_error(run: RunDir) -> str | None:
+    """What Python's faulthandler wrote to log.txt when the trainer's latest start died of a fatal
+    signal (e.g. "Floating point exception"), or None."""
+    try:
+        with open(run.log_path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 64_000))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    found = re.findall(r"^Fatal Python error: (.+)$", tail.rpartition(" as pid ")[2], re.MULTILINE)
+    return found[-1].strip() if found else None
+
+
 def derive(run: RunDir, status: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     status = run.read_status() if status is None else status
     state = status.get("state", "created")
@@ -54,7 +68,11 @@ def derive(run: RunDir, status: dict[str, Any] | None = None) -> tuple[str, dict
         step = last_step(run, fresh)
         ckpt = run.latest_checkpoint()
         where = f"resume continues from checkpoint step {ckpt.step}" if ckpt else "no checkpoint was written; resume starts over"
-        error = (f"the trainer process vanished at step {step} without recording how it ended (killed, out of "
+        fatal = fatal_error(run)
+        error = (f"the trainer process died at step {step} of a crash inside native code ({fatal}: in PyTorch or a "
+                 f"library under it); {where}. The Python stack where it happened is at the end of log.txt."
+                 if fatal else
+                 f"the trainer process vanished at step {step} without recording how it ended (killed, out of "
                  f"memory, or the machine restarted); {where}. See the end of log.txt.")
         status = run.write_status(state="crashed", step=step, ended=time.time(), error=error,
                                   checkpoint_step=ckpt.step if ckpt else None)
