@@ -288,6 +288,12 @@ def test_text_to_class():
     assert class_from_text("Sneakers please", classes) == 7
     assert class_from_text("ankle boots", classes) == 9
     assert class_from_text("a warm jacket", classes) == 4
+    groups = ["Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
+              "Activities", "Objects", "Symbols", "Flags"]  # emoji's: names with '&' matched nothing before
+    assert class_from_text("Smileys & Emotion", groups) == 0 and class_from_text("a smiley", groups) == 0
+    assert class_from_text("animals", groups) == 2 and class_from_text("a flag", groups) == 8
+    assert class_from_text("food and drink", groups) == 3 and class_from_text("a symbol", groups) == 7
+    assert class_from_text("a dinosaur", groups) is None
     assert class_from_text("a spaceship", classes) is None
     assert resolve_class("3", classes) == 3
     with pytest.raises(ValueError):

@@ -236,15 +236,26 @@ _SYNONYMS = {
 
 
 def class_from_text(text: str, classes: list[str]) -> int | None:
-    """A tiny text-to-class mapper: names, plurals and everyday synonyms, longest match first."""
-    words = " " + re.sub(r"[^a-z0-9/ -]+", " ", text.lower()) + " "
+    """A tiny text-to-class mapper: names, each half of an "A & B" name (emoji's groups),
+    singulars, plurals and everyday synonyms, longest match first."""
+    words = f" {_words(text)} "
     candidates: list[tuple[int, int]] = []  # (length of the matched phrase, class index)
     for index, name in enumerate(classes):
-        phrases = {name.lower(), name.lower() + "s"} | set(_SYNONYMS.get(name.lower(), []))
-        for phrase in phrases:
+        for phrase in _phrases(name):
             if f" {phrase} " in words:
                 candidates.append((len(phrase), index))
     return max(candidates)[1] if candidates else None
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9/ -]+", " ", text.lower()).split())
+
+
+def _phrases(name: str) -> set[str]:
+    phrases = set(_SYNONYMS.get(name.lower(), []))
+    for part in {_words(name), *(_words(half) for half in name.split("&"))} - {""}:
+        phrases |= {part, part + "s", part.removesuffix("s")}
+    return phrases
 
 
 # ---- files ------------------------------------------------------------------------------
