@@ -274,6 +274,14 @@ def test_config_file_plus_flags(tmp_path):
     assert not fashion.conditional and conditional.conditional and conditional.loss == fashion.loss
 
 
+def test_resume_refuses_train_flags_it_would_ignore(capsys):
+    from gan_core.cli.train import cmd_train
+
+    assert cmd_train(["--resume", "past", "--steps", "10", "--lr-g", "1e-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--lr-g, --steps would do nothing" in err and "--init-from past" in err
+
+
 def test_init_from_keeps_layers_that_fit():
     base = RunDir.create("base", tiny_config(conditional=False))
     train(base)

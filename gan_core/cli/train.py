@@ -56,9 +56,14 @@ def cmd_train(argv: list[str]) -> int:
     add_train_arguments(parser)
     parser.add_argument("--resume", metavar="NAME", help="resume this run from its newest checkpoint")
     args = parser.parse_args(argv)
-    faulthandler.enable()  # a crash in native code (SIGSEGV, SIGFPE, ...) prints its Python stack
+    faulthandler.enable(sys.__stderr__)  # a crash in native code (SIGSEGV, SIGFPE, ...) prints its Python stack
     try:
         if args.resume:
+            ignored = [f"--{k.replace('_', '-')}" for k, v in vars(args).items() if v is not None and k != "resume"]
+            if ignored:  # (they were dropped without a word)
+                raise ConfigError("resume", f"--resume {args.resume} continues the run with its own config.yaml, so "
+                                  f"{', '.join(ignored)} would do nothing. To go on from its weights with other "
+                                  f"settings, start a new run with --init-from {args.resume}.")
             run = RunDir.open(args.resume)
             resume = True
         else:

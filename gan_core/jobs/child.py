@@ -19,7 +19,7 @@ from gan_core.runs.states import RunState
 
 def run_child(argv: list[str], early_stop=lambda: False) -> int:
     """Train run ``argv[0]`` here; ``early_stop()`` says whether a SIGTERM came while Python started."""
-    faulthandler.enable()  # a crash in native code (SIGSEGV, SIGFPE, ...) leaves its Python stack in log.txt
+    faulthandler.enable(sys.__stderr__)  # a crash in native code (SIGSEGV, SIGFPE, ...) leaves its Python stack in log.txt
     parser = argparse.ArgumentParser(prog="python -m gan_core.jobs _run")
     parser.add_argument("name")
     parser.add_argument("--resume", action="store_true")
