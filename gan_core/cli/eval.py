@@ -7,14 +7,14 @@ import sys
 
 from gan_core.data.importer import DatasetError
 from gan_core.metrics.features import FEATURES
-from gan_core.metrics.quality import evaluate_checkpoint
+from gan_core.metrics.quality import MIN_HELD_OUT, evaluate_checkpoint
 from gan_core.runs.rundir import CheckpointError, RunError
 
 
 def cli_eval(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_core eval",
                                      description="FID, KID, precision/recall (and class accuracy) of a run's checkpoint "
-                                                 "against the data set's held-out split (all its images when under 1,000 are held out).")
+                                                 f"against the data set's held-out split (all its images when under {MIN_HELD_OUT:,} are held out).")
     parser.add_argument("--run", required=True, help="run name")
     parser.add_argument("--checkpoint", help="step number, checkpoint file, or 'best' (default: the newest)")
     parser.add_argument("--n", type=int, default=2000, help="generated images (default 2000)")
