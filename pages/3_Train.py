@@ -14,7 +14,8 @@ from gan_core.access.ownership import launch_as  # noqa: E402
 from gan_core.config import (GROUPS, PRESETS, ConfigError, TrainConfig, applies, full_help, preset_for,  # noqa: E402
                              specs)
 from gan_core.config.fields import kind_of_field  # noqa: E402
-from gan_core.data import list_datasets  # noqa: E402
+from gan_core.data import list_datasets, split_sizes  # noqa: E402
+from gan_core.data.limits import set_memory_problem  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
 from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
@@ -86,6 +87,7 @@ if "f_data" not in st.session_state:
     st.session_state["preset_pick"] = default_data if default_data in PRESETS else "classic"
 
 
+
 def current_values() -> dict:
     values = {name: st.session_state.get(f"f_{name}") for name in FIELDS}
     values["preset"] = st.session_state.get("f_preset", "")
@@ -109,6 +111,9 @@ if info is not None and not info.available:
     errors.setdefault("data", f"{info.name} is not on this machine — {info.note}")
 if info is not None and values["conditional"] and info.available and not info.classes:
     errors.setdefault("conditional", f"{info.name} has no class folders: untick conditional to train it")
+if info is not None and cfg is not None and (sizes := split_sizes(info)):
+    if problem := set_memory_problem(sizes[0], cfg.channels, cfg.resolution):  # before a run fails on it
+        errors.setdefault("resolution", problem)
 if cfg is not None and cfg.batch_size * cfg.d_steps > 1024 and cfg.device in ("cpu", "auto"):
     notes["batch_size"] = "Large batches are slow on a CPU; 64 is a good start."
 # Options that would do nothing on this machine are greyed with the reason; a device it

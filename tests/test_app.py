@@ -171,6 +171,31 @@ def test_train_explains_invalid_values_inline_and_blocks_launch(state_env):
     assert at.button(key="launch").disabled
 
 
+def test_train_refuses_a_size_that_would_not_fit_in_memory(state_env, tmp_path):
+    """A set is trained from one in-memory tensor: an imported set of 200,000 images (its import
+    report's count; 12 are on disk) at 256 px would need some 190 GiB. Said under the field
+    before launch, not by a trainer the kernel kills."""
+    import json
+
+    from gan_core.data import import_dataset
+    from gan_core.data.importer import REPORT_FILE, data_root
+
+    state_env("empty")
+    for i in range(12):
+        Image.new("RGB", (20, 20), (i * 20, 90, 30)).save(tmp_path / f"{i:02d}.png")
+    import_dataset(tmp_path, "big")
+    report = data_root() / "big" / REPORT_FILE
+    report.write_text(json.dumps({**json.loads(report.read_text()), "imported": 200_000}))
+    at = app("train").run()
+    at.selectbox(key="f_data").set_value("big").run()
+    at.selectbox(key="f_resolution").set_value(256).run()
+    assert any("180,000 images at 256 px need about" in e.value and "GiB of memory" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert at.button(key="launch").disabled
+    at.selectbox(key="f_resolution").set_value(16).run()
+    assert not at.error and not at.button(key="launch").disabled
+
+
 def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(state_env):
     root = state_env("finished")
     at = app("train").run()

@@ -320,3 +320,20 @@ def test_cache_files_appear_whole_or_not_at_all(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["edges-ab.npy"]
     (tmp_path / "file").write_text("")
     assert not write_cache_file(tmp_path / "file" / "sub" / "x.npz", lambda f: f.write(b"x"))  # not a folder
+
+
+def test_a_set_too_big_for_memory_is_refused_before_decoding(tmp_path):
+    """Every set trains from one in-memory tensor: 4096 px (the largest size allowed) of enough
+    tiny files would need twice this machine's free memory, and must be refused with the numbers,
+    not fill the memory until the kernel kills the trainer."""
+    from gan_core.data.limits import memory_available
+
+    free = memory_available()
+    if free is None:
+        pytest.skip("no /proc/meminfo here")
+    n = 2 * free // (3 * 4096**2 * 5) + 12
+    for i in range(n):
+        save(tmp_path / "huge" / f"{i:04d}.png", solid((i % 256, 0, 0), size=(1, 1)))
+    with pytest.raises(DatasetError, match=r"images at 4096 px need about [\d,.]+ GiB of memory.*lower resolution"):
+        load_dataset(str(tmp_path / "huge"), 4096, 3)
+    assert len(load_dataset(str(tmp_path / "huge"), 8, 3)) == n - n // 10  # the same files at a size that fits

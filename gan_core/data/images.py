@@ -49,6 +49,7 @@ from gan_core.data.importer import (
     no_usable_images,
     open_source,
 )
+from gan_core.data.limits import set_memory_problem
 from gan_core.data.shapes import SHAPE_CLASSES, make_shapes
 from gan_core.data.subsets import SubsetError, check_against_source, is_subset_spec, read_manifest
 
@@ -318,6 +319,9 @@ def _load_folder(name, path: Path, resolution, channels, split, limit) -> ImageS
         if len(files) >= 10:
             test = files[9::10]
             files = test if split == "test" else [x for i, x in enumerate(files) if i % 10 != 9]
+        problem = set_memory_problem(min(len(files), limit or len(files)), channels, resolution)
+        if problem:
+            raise DatasetError(f"{name}: {problem}")
         pixels, labels = [], []
         mode = "L" if channels == 1 else "RGB"
         for _, label, im in iter_images(source, files, draft_size=resolution):

@@ -13,6 +13,8 @@ Each has a documented default and an environment variable to change it (operator
                            (older ones go when the next set is trashed)
 
 Streamlit's ``server.maxUploadSize`` caps each file on its own; these cap the request.
+A set is trained from memory (one tensor): ``set_memory_problem`` refuses one that would not
+fit before a single image is decoded.
 """
 from __future__ import annotations
 
@@ -79,3 +81,26 @@ def free_space_problem(folder: Path, what: str, need: int = 0) -> str | None:
                 f"{floor >> 20:,} MiB must stay free (GAN_MIN_FREE_MB)"
                 + (f" and it needs about {need / 2**20:,.0f} MiB" if need else "") + ". Free some space first.")
     return None
+
+
+def memory_available() -> int | None:
+    """Bytes the kernel can hand out without swapping (Linux's MemAvailable), or None elsewhere."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def set_memory_problem(images: int, channels: int, resolution: int) -> str | None:
+    """Why ``images`` at this size would not fit in memory as a training set, or None."""
+    need = images * channels * resolution**2 * 5  # the float32 tensor, and the uint8 pixels it is made from
+    free = memory_available()
+    if free is None or need <= 0.8 * free:
+        return None
+    return (f"{images:,} images at {resolution} px need about {need / 2**30:,.1f} GiB of memory to train from "
+            f"(the set is held as one tensor); {free / 2**30:,.1f} GiB is available here. Train at a lower "
+            "resolution (the need falls with its square) or on a smaller set.")
