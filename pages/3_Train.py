@@ -87,6 +87,22 @@ if "f_data" not in st.session_state:
     st.session_state["preset_pick"] = default_data if default_data in PRESETS else "classic"
 
 
+def keep_hidden_fields() -> None:
+    """Streamlit drops a widget's state after a run that does not draw it, and a field the model
+    does not use is not drawn (g_norm for stylegan2): two changes after picking emoji the page
+    died on the missing key. Every field's last value is kept in ``f_kept``, and a dropped one is
+    put back before anything is drawn."""
+    kept = st.session_state.setdefault("f_kept", {})
+    for name in FIELDS:
+        key = f"f_{name}"
+        if key in st.session_state:
+            kept[name] = st.session_state[key]
+        elif name in kept:
+            st.session_state[key] = kept[name]
+
+
+keep_hidden_fields()
+
 
 def current_values() -> dict:
     values = {name: st.session_state.get(f"f_{name}") for name in FIELDS}

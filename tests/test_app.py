@@ -196,6 +196,22 @@ def test_train_refuses_a_size_that_would_not_fit_in_memory(state_env, tmp_path):
     assert not at.error and not at.button(key="launch").disabled
 
 
+def test_train_keeps_the_fields_a_model_hides_across_changes(state_env):
+    """Streamlit drops the state of a widget a run does not draw: after switching to emoji
+    (stylegan2 hides batch norm's fields) the second change killed the page on 'f_g_norm'."""
+    state_env("empty")
+    at = app("train").run()
+    at.selectbox(key="f_data").set_value("emoji").run()
+    for resolution in (128, 32, 64):
+        at.selectbox(key="f_resolution").set_value(resolution).run()
+        assert not at.exception and not at.error, [str(x.value) for x in at.exception]
+    at.number_input(key="f_steps").set_value(500).run()
+    assert not at.exception and not at.button(key="launch").disabled
+    assert at.session_state["f_g_norm"] == "none"  # the stylegan2 preset's value, kept while hidden
+    at.selectbox(key="f_data").set_value("fashion-mnist").run()
+    assert at.selectbox(key="f_g_norm").value == "batch" and not at.exception
+
+
 def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(state_env):
     root = state_env("finished")
     at = app("train").run()
