@@ -441,7 +441,7 @@ def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportR
     used = set()
     side = import_max_side()
     for f, label, im in iter_images(source, source.files, draft_size=side):
-        if max(im.size) > side:  # stored at a bounded size (GAN_IMPORT_MAX_SIDE); training uses <= 128 px
+        if max(im.size) > side:  # stored at a bounded size (GAN_IMPORT_MAX_SIDE); training uses <= 256 px
             im.thumbnail((side, side), Image.Resampling.LANCZOS)
         folder = tmp if label is None else tmp / class_dirs[label]
         folder.mkdir(exist_ok=True)

@@ -6,7 +6,7 @@ Each has a documented default and an environment variable to change it (operator
     GAN_UPLOAD_MAX_FILES   files in one upload request (Data page)        default 2000
     GAN_UPLOAD_MAX_MB      total size of one upload request, MiB          default 1024
     GAN_IMPORT_MAX_SIDE    longer side of an imported image, pixels        default 1024
-                           (larger ones are downscaled, aspect kept; the studio trains at <= 128)
+                           (larger ones are downscaled, aspect kept; the studio trains at <= 256)
     GAN_MIN_FREE_MB        free disk that must remain before an import     default 1024
                            or a launch (checked on the target folder's file system)
     GAN_TRASH_DAYS         days a deleted or replaced set stays restorable  default 7
