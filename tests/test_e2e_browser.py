@@ -527,3 +527,22 @@ def test_draw_on_the_translate_canvas_and_the_output_follows(studio):
             time.sleep(0.5)
             undone = shown("Translation"), shown("Input (what the model sees)")
         assert undone == before, "undo did not bring the blank input and its translation back"
+
+
+def test_train_takes_changes_after_picking_a_stylegan2_set(studio):
+    """The real runtime, not only AppTest: after Train switched to emoji (stylegan2 hides batch
+    norm's fields, whose state Streamlit then drops), the second change killed the page on a
+    missing 'f_g_norm'."""
+    url, _ = studio
+    with browser_page() as page:
+        page.goto(url + "/Train")
+        page.get_by_role("button", name="Launch training").wait_for()
+        settle(page)
+        pick(page, "Data set", "emoji")
+        page.get_by_text("Advanced settings").click()  # the size sits there
+        for size in ("128", "32", "64"):
+            pick(page, "Image size (px)", size)
+            assert page.locator('[data-testid="stException"]').count() == 0, f"the page failed after size {size}"
+        page.get_by_text("Ready:").wait_for()
+        assert page.get_by_text("stylegan2").first.is_visible()
+        assert page.get_by_role("button", name="Launch training").is_enabled()
