@@ -233,10 +233,11 @@ def live_charts() -> None:
                               if rec.get("feature_space")), "features")
                 keys = [(k, label) for k, label in EVAL_KEYS
                         if any(k in rec for recs in evals.values() for rec in recs)]
+                st.caption(f"Quality scores · feature space **{space}**")  # (in each title it was cut short)
                 cols = st.columns(2)
                 for j, (k, label) in enumerate(keys):
                     fig = figure(("eval", k, version, space),
-                                 lambda: chart_figure(f"{label} · {space}", [(k, label)], evals, 0.0, label, height=260))
+                                 lambda: chart_figure(label, [(k, label)], evals, 0.0, label, height=260))
                     cols[j % 2].plotly_chart(fig, key=f"eval_{k}", config={"displaylogo": False})
     status = primary.read_status() if primary else {}
     state = run_state(primary) if primary else None

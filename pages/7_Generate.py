@@ -142,7 +142,8 @@ truncation = float(truncation) if trunc_on else None
 class_index: int | None = None
 if loaded.conditional:
     with c[3]:
-        text = st.text_input("Describe it", placeholder="e.g. a bag, sneakers, a red circle", key="gen_text",
+        examples = ", ".join(name.split(" & ")[0].lower() for name in loaded.classes[:3])
+        text = st.text_input("Describe it", placeholder=f"e.g. {examples}", key="gen_text",
                              help="A few words: matched to a class by name, plural or everyday synonym.")
         options = ["Every class in turn"] + loaded.classes
         picked = st.selectbox("Class", options, key="gen_class")
