@@ -300,6 +300,51 @@ def test_ddp_two_cpu_processes_share_one_run_folder():
     assert "Traceback" not in jobs.log_tail("ddp", 500)
 
 
+def test_ddp_stylegan2_with_ada_and_lazy_r1():
+    """StyleGAN2 under DDP failed its first G step: the lazy R1 phase gave D's output bias no
+    gradient, and DDP wants every parameter in each backward."""
+    import importlib.util
+
+    import torch.distributed as td
+
+    if importlib.util.find_spec("torch.distributed.run") is None or not td.is_available() or not td.is_gloo_available():
+        pytest.skip("torchrun / gloo not available in this torch build")
+    from gan_core.config.presets import STYLEGAN2
+
+    cfg = tiny_cfg(**{**STYLEGAN2, "resolution": 16, "width": 16, "z_dim": 16, "batch_size": 8, "steps": 8,
+                      "r1_every": 2, "ada_kimg": 0.064, "eval_every": 0, "checkpoint_every": 8, "data": "shapes"})
+    run = jobs.launch(cfg, "ddp-sg2", nproc=2)
+    state = wait_final(run, 150)
+    assert state == "finished", (jobs.status("ddp-sg2").get("error"), jobs.log_tail("ddp-sg2", 60))
+    assert [c.step for c in run.checkpoints()] == [8] and "Traceback" not in jobs.log_tail("ddp-sg2", 500)
+
+
+def test_ada_p_is_one_value_across_ranks(tmp_path):
+    """Each rank sees its own reals; p must move by the signs of all of them, the same on every rank."""
+    import torch.distributed as td
+    import torch.multiprocessing as mp
+
+    if not td.is_available() or not td.is_gloo_available():
+        pytest.skip("gloo not available in this torch build")
+    mp.spawn(_ada_rank, args=(str(tmp_path),), nprocs=2, join=True)
+    p0, p1 = (float((tmp_path / f"p{rank}").read_text()) for rank in (0, 1))
+    assert p0 == p1 == pytest.approx(0.128)
+
+
+def _ada_rank(rank: int, folder: str) -> None:
+    import torch.distributed as td
+
+    from gan_core.runtypes.ada import AdaController
+
+    td.init_process_group("gloo", init_method=f"file://{folder}/rendezvous", rank=rank, world_size=2)
+    ada = AdaController(torch.device("cpu"), target=0.6, ada_kimg=1.0, interval=1)
+    ada.observe(torch.ones(32) if rank == 0 else torch.tensor([1.0] * 12 + [-1.0] * 20))
+    ada.observe(torch.ones(32))  # alone, r_t is 1.0 on rank 0 (p up) and 0.375 on rank 1 (p stays 0);
+    ada.maybe_update(1)  # together (64 + 24) / 128 = 0.69 > 0.6: p up by 128 / 1000 on both
+    (Path(folder) / f"p{rank}").write_text(repr(float(ada.p)))
+    td.destroy_process_group()
+
+
 def test_launch_refuses_impossible_settings():
     with pytest.raises(RunError, match="rendezvous"):
         jobs.launch(tiny_cfg(), "x", nnodes=2)

@@ -18,6 +18,7 @@ matrix per image. p is a 0-d tensor on the device, so nothing here waits for the
 target (0.6) D is too sure of the reals, p goes up; below, down. Each adjustment moves p by
 ``images / (ada_kimg * 1000)``, so p can travel 0 -> 1 in ``ada_kimg`` thousand images.
 Its state (p and the running sums) is three tensors, saved in checkpoints for an exact resume.
+Under DDP the sums are added over the ranks before each adjustment, so every rank holds one p.
 
 ``AdaLoss`` feeds D's logits on reals to the controller each D step; the task applies the
 pipeline in ``judge``, keeps the controller's tensors as its checkpoint state and updates p in
@@ -153,6 +154,11 @@ class AdaController:
         """After step ``step`` (1-based): every ``interval`` steps move p toward the target."""
         if step % self.interval:
             return
+        if torch.distributed.is_available() and torch.distributed.is_initialized():  # every rank, one p
+            both = torch.stack([self.sign_sum, self.count])
+            torch.distributed.all_reduce(both)
+            self.sign_sum.copy_(both[0])
+            self.count.copy_(both[1])
         r_t = self.sign_sum / self.count.clamp(min=1)
         adjust = torch.sign(r_t - self.target) * (self.count / (self.ada_kimg * 1000))
         self.p.add_(adjust).clamp_(0.0, 1.0)

@@ -125,9 +125,13 @@ class AdversarialLoss:
         for name, gamma, images in (("r1", self.cfg.r1_gamma, batch.x), ("r2", self.cfg.r2_gamma, self.last_fake)):
             if gamma > 0:
                 x = images.detach().requires_grad_(True)
-                penalty = r1_penalty(self.task.judge(x, batch, D).float(), x)
+                d_out = self.task.judge(x, batch, D).float()
+                penalty = r1_penalty(d_out, x)
                 report(name, penalty)
-                total = total + 0.5 * gamma * self.d_reg_every * penalty
+                # (+ 0 * D's output, as stylegan2-ada does: a bias after D's last weight has no
+                # gradient in the penalty, and under DDP every parameter must take part or the
+                # next step fails on the missing reduction)
+                total = total + 0.5 * gamma * self.d_reg_every * penalty + 0 * d_out.sum()
         return total
 
     def g_loss(self, batch, fake: torch.Tensor, D, step: int, report) -> torch.Tensor:
