@@ -300,9 +300,10 @@ def test_ddp_two_cpu_processes_share_one_run_folder():
     assert "Traceback" not in jobs.log_tail("ddp", 500)
 
 
-def test_ddp_stylegan2_with_ada_and_lazy_r1():
+def test_ddp_stylegan2_with_ada_lazy_r1_and_in_run_eval():
     """StyleGAN2 under DDP failed its first G step: the lazy R1 phase gave D's output bias no
-    gradient, and DDP wants every parameter in each backward."""
+    gradient, and DDP wants every parameter in each backward. And any DDP run hung at its first
+    in-run eval: torchmetrics gathered across ranks while only rank 0 evaluates."""
     import importlib.util
 
     import torch.distributed as td
@@ -312,11 +313,13 @@ def test_ddp_stylegan2_with_ada_and_lazy_r1():
     from gan_core.config.presets import STYLEGAN2
 
     cfg = tiny_cfg(**{**STYLEGAN2, "resolution": 16, "width": 16, "z_dim": 16, "batch_size": 8, "steps": 8,
-                      "r1_every": 2, "ada_kimg": 0.064, "eval_every": 0, "checkpoint_every": 8, "data": "shapes"})
+                      "r1_every": 2, "ada_kimg": 0.064, "eval_every": 4, "eval_samples": 64, "checkpoint_every": 8,
+                      "data": "shapes"})
     run = jobs.launch(cfg, "ddp-sg2", nproc=2)
     state = wait_final(run, 150)
     assert state == "finished", (jobs.status("ddp-sg2").get("error"), jobs.log_tail("ddp-sg2", 60))
-    assert [c.step for c in run.checkpoints()] == [8] and "Traceback" not in jobs.log_tail("ddp-sg2", 500)
+    assert run.latest_checkpoint().step == 8 and "Traceback" not in jobs.log_tail("ddp-sg2", 500)
+    assert [r["step"] for r in run.read_metrics() if r.get("kind") == "eval"] == [4, 8]
 
 
 def test_ada_p_is_one_value_across_ranks(tmp_path):

@@ -88,7 +88,10 @@ class _Passthrough(nn.Module):
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    metric = FrechetInceptionDistance(feature=_Passthrough(real.shape[1]), reset_real_features=False)
+    # sync_on_compute=False: under DDP only rank 0 evaluates, and torchmetrics' default gather
+    # across ranks waited for the others forever (the run hung at its first in-run eval)
+    metric = FrechetInceptionDistance(feature=_Passthrough(real.shape[1]), reset_real_features=False,
+                                      sync_on_compute=False)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     return max(float(metric.compute()), 0.0)
@@ -100,7 +103,8 @@ def kid_from_features(real: torch.Tensor, fake: torch.Tensor, subset_size: int |
     from torchmetrics.image.kid import KernelInceptionDistance
 
     size = min(subset_size or KID_SUBSET_SIZE, len(real), len(fake))
-    metric = KernelInceptionDistance(feature=_Passthrough(real.shape[1]), subsets=subsets, subset_size=size)
+    metric = KernelInceptionDistance(feature=_Passthrough(real.shape[1]), subsets=subsets, subset_size=size,
+                                     sync_on_compute=False)  # (as FID's)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     with torch.random.fork_rng(devices=[]):
