@@ -277,13 +277,19 @@ def test_a_run_whose_data_vanished_ends_failed_with_the_error(tmp_path):
 
 
 # ---- DistributedDataParallel -------------------------------------------------------------
-def test_ddp_two_cpu_processes_share_one_run_folder():
+def _has_torchrun_and_gloo() -> bool:
     import importlib.util
 
     import torch.distributed as td
 
-    if importlib.util.find_spec("torch.distributed.run") is None or not td.is_available() or not td.is_gloo_available():
-        pytest.skip("torchrun / gloo not available in this torch build")
+    return importlib.util.find_spec("torch.distributed.run") is not None and td.is_available() and td.is_gloo_available()
+
+
+needs_torchrun = pytest.mark.skipif(not _has_torchrun_and_gloo(), reason="torchrun / gloo not available in this torch build")
+
+
+@needs_torchrun
+def test_ddp_two_cpu_processes_share_one_run_folder():
     from gan_core.inference.generators import generate, load_generator
 
     run = jobs.launch(tiny_cfg(steps=10, log_every=5, sample_every=5, checkpoint_every=10), "ddp", nproc=2)
@@ -300,16 +306,11 @@ def test_ddp_two_cpu_processes_share_one_run_folder():
     assert "Traceback" not in jobs.log_tail("ddp", 500)
 
 
+@needs_torchrun
 def test_ddp_stylegan2_with_ada_lazy_r1_and_in_run_eval():
     """StyleGAN2 under DDP failed its first G step: the lazy R1 phase gave D's output bias no
     gradient, and DDP wants every parameter in each backward. And any DDP run hung at its first
     in-run eval: torchmetrics gathered across ranks while only rank 0 evaluates."""
-    import importlib.util
-
-    import torch.distributed as td
-
-    if importlib.util.find_spec("torch.distributed.run") is None or not td.is_available() or not td.is_gloo_available():
-        pytest.skip("torchrun / gloo not available in this torch build")
     from gan_core.config.presets import STYLEGAN2
 
     cfg = tiny_cfg(**{**STYLEGAN2, "resolution": 16, "width": 16, "z_dim": 16, "batch_size": 8, "steps": 8,
@@ -322,13 +323,11 @@ def test_ddp_stylegan2_with_ada_lazy_r1_and_in_run_eval():
     assert [r["step"] for r in run.read_metrics() if r.get("kind") == "eval"] == [4, 8]
 
 
+@needs_torchrun
 def test_ada_p_is_one_value_across_ranks(tmp_path):
     """Each rank sees its own reals; p must move by the signs of all of them, the same on every rank."""
-    import torch.distributed as td
     import torch.multiprocessing as mp
 
-    if not td.is_available() or not td.is_gloo_available():
-        pytest.skip("gloo not available in this torch build")
     mp.spawn(_ada_rank, args=(str(tmp_path),), nprocs=2, join=True)
     p0, p1 = (float((tmp_path / f"p{rank}").read_text()) for rank in (0, 1))
     assert p0 == p1 == pytest.approx(0.128)
