@@ -64,12 +64,20 @@ if not runs:
     page_link("train", "Go to Train", icon=":material/model_training:")
     st.stop()
 
+
+def generates_from_noise(run: RunDir) -> bool:
+    try:
+        return kind_of(run.config().model) not in ("translation", "restoration")
+    except (RunError, ValueError):
+        return False
+
+
 names = [r.name for r in runs]
 wanted = st.session_state.pop("generate_run", None)
 if wanted in names:
     st.session_state["gen_run"] = wanted
-if st.session_state.get("gen_run") not in names:
-    st.session_state["gen_run"] = names[0]
+if st.session_state.get("gen_run") not in names:  # the newest run this page can sample, not a newer pix2pix
+    st.session_state["gen_run"] = next((r.name for r in runs if generates_from_noise(r)), names[0])
 
 top = st.columns([1.6, 1.2, 0.8])
 run_name = top[0].selectbox("Run", names, key="gen_run")

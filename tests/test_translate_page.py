@@ -91,3 +91,17 @@ def test_monitor_charts_a_cyclegan_runs_own_terms_and_its_grid():
     titles = [str(c.proto.spec) for c in at.get("plotly_chart")]
     assert any("Translation terms" in t and "cycle A" in t and "identity B" in t for t in titles)
     assert any("A→B · back to A" in i.caption for image in at.get("image") for i in image.proto.imgs)
+
+
+def test_generate_opens_on_the_newest_run_it_can_sample_not_a_newer_translation_run():
+    """Training a pix2pix after a DCGAN left Generate open on the pix2pix, with only a pointer
+    to Translate; it now opens on the DCGAN and still lists the pix2pix."""
+    trained("gen", model="dcgan")
+    trained("p2p", model="pix2pix")
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Generate.py"), default_timeout=90).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="gen_run").value == "gen"
+    assert set(at.selectbox(key="gen_run").options) == {"gen", "p2p"}
+    assert at.get("image"), "a grid from the DCGAN"
+    at.selectbox(key="gen_run").set_value("p2p").run()
+    assert any("turns images into images" in i.value for i in at.info)
