@@ -208,6 +208,29 @@ def test_sample_cli_names_files_by_class_and_seed(tmp_path):
     assert Image.open(again / "2_00017.png").tobytes() == image.tobytes()
 
 
+def test_sample_as_dataset_writes_generates_export_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """Generate's Export had no command; ``sample --as-dataset`` writes the same labelled set,
+    and an export that would fill the disk is refused before any image is made."""
+    from gan_core.cli.main import main
+    from gan_core.data import list_datasets
+
+    train(RunDir.create("exp", tiny_config()))
+    assert main(["sample", "--run", "exp", "--n", "2", "--seed", "5", "--as-dataset", "synth-exp"]) == 0
+    folder = tmp_path / "data" / "synth-exp"
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert classes == ["circle", "cross", "ring", "square", "triangle"]
+    assert sorted(p.name for p in (folder / "ring").iterdir()) == ["000005.png", "000006.png"]
+    assert "synth-exp" in [d.name for d in list_datasets()]
+
+    monkeypatch.setenv("GAN_MIN_FREE_MB", str(10**9))
+    assert main(["sample", "--run", "exp", "--n", "2", "--as-dataset", "too-big"]) == 2
+    assert "GAN_MIN_FREE_MB" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["synth-exp"]  # nothing half-made
+    for both_or_neither in (["--out", str(tmp_path / "o"), "--as-dataset", "x"], []):
+        with pytest.raises(SystemExit):
+            main(["sample", "--run", "exp", *both_or_neither])
+
+
 def test_sample_from_a_checkpoint_file_alone(tmp_path):
     run = RunDir.create("file", tiny_config(conditional=False))
     train(run)

@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gan_core.data.importer import DatasetError
+from gan_core.inference.export import export_synthetic
 from gan_core.inference.generators import load_generator, resolve_class, write_samples
 from gan_core.runs.rundir import RunDir, RunError
 from gan_core.video.clips import write_clip_samples
@@ -14,8 +16,11 @@ def cmd_sample(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_core sample", description="Write N samples from a trained generator: PNGs, or one GIF per clip for video runs.")
     parser.add_argument("--run", help="run name (its newest checkpoint unless --checkpoint)")
     parser.add_argument("--checkpoint", help="checkpoint file (.safetensors, or weights-only .pt/.pth), or a step number of --run")
-    parser.add_argument("--n", type=int, default=16, help="number of images")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--n", type=int, default=16, help="number of images (per class with --as-dataset)")
+    parser.add_argument("--out", type=Path, help="output folder")
+    parser.add_argument("--as-dataset", metavar="NAME",
+                        help="instead of --out: write --n images per class as a new data set NAME in $GAN_DATA, "
+                             "one folder per class, trainable and listed on Data (Generate's Export)")
     parser.add_argument("--class", dest="class_", help="class index or name (conditional runs), e.g. 7 or sneaker")
     parser.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
     parser.add_argument("--truncation", type=float, default=None, help="truncate z to [-T, T] (e.g. 0.7 for cleaner, less varied images); "
@@ -23,6 +28,8 @@ def cmd_sample(argv: list[str]) -> int:
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    if (args.out is None) == (args.as_dataset is None):
+        parser.error("give one of --out FOLDER or --as-dataset NAME")
     if args.n < 1 or args.n > 100_000:
         print("error: --n must be from 1 to 100000", file=sys.stderr)
         return 2
@@ -34,12 +41,19 @@ def cmd_sample(argv: list[str]) -> int:
                   file=sys.stderr)
             return 2
         loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
+        if args.as_dataset:
+            if args.class_ is not None or loaded.config.run_type.sample == "clip":
+                raise ValueError("--as-dataset writes every class of an image generator; drop --class")
+            folder, count = export_synthetic(loaded, args.as_dataset, args.n, seed=args.seed, truncation=args.truncation)
+            print(f"wrote {count:,} images to the data set {args.as_dataset} ({folder}; step {loaded.step}, "
+                  f"{loaded.weights} weights)")
+            return 0
         class_index = resolve_class(args.class_, loaded.classes) if args.class_ is not None else None
         if loaded.config.run_type.sample == "clip":
             paths = write_clip_samples(loaded, args.out, args.n, seed=args.seed, class_index=class_index, truncation=args.truncation)
         else:
             paths = write_samples(loaded, args.out, args.n, seed=args.seed, class_index=class_index, truncation=args.truncation)
-    except (RunError, ValueError) as exc:
+    except (RunError, DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(paths)} files to {args.out} (step {loaded.step}, {loaded.weights} weights)")

@@ -15,7 +15,14 @@ from gan_core.data.importer import (
     safe_folder_names,
     validate_name,
 )
+from gan_core.data.limits import free_space_problem
 from gan_core.inference.generators import generate, png_bytes, provenance, to_pil
+
+
+def png_bound(cfg) -> int:
+    """Bytes one exported PNG may take: its raw pixels plus the provenance text. Generated
+    images compress, so this overestimates the disk an export needs, never under."""
+    return cfg.resolution * cfg.resolution * cfg.channels + 2048
 
 
 def export_synthetic(loaded, name: str, per_class: int, seed: int = 0, truncation: float | None = None,
@@ -38,6 +45,9 @@ def export_synthetic(loaded, name: str, per_class: int, seed: int = 0, truncatio
     folders = safe_folder_names(classes) if classes else [""]
     jobs = [(ci if classes else None, folder) for ci, folder in enumerate(folders)]
     total, done = per_class * len(jobs), 0
+    problem = free_space_problem(root, f"exporting {name!r}", need=total * png_bound(loaded.config))
+    if problem:
+        raise DatasetError(problem)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".export-{name}-{secrets.token_hex(4)}"
     tmp.mkdir()
