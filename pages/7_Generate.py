@@ -9,20 +9,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st  # noqa: E402
-import torch  # noqa: E402
 
 from gan_core.data import list_datasets  # noqa: E402
 from gan_core.access.ownership import record_dataset_owner, record_run_owner  # noqa: E402
 from gan_core.data.importer import DatasetError, data_root, validate_name  # noqa: E402
 from gan_core.runs.rundir import CheckpointError, RunDir, RunError, checkpoints_root  # noqa: E402
 from gan_core.inference.generators import (class_from_text, class_labels, generate, import_checkpoint,  # noqa: E402
-                                           interpolate_w, is_style_based, latents_for_seeds, load_generator,
+                                           interpolate, is_style_based, load_generator,
                                            png_bytes, provenance, style_mix, to_pil)
 from gan_core.inference.export import export_synthetic  # noqa: E402
 from gan_core.metrics.quality import checkpoint_scores  # noqa: E402
 from gan_core.runtypes.registry import kind_of  # noqa: E402
 from gan_core.video.clips import clip_to_gif_bytes, generate_clips  # noqa: E402
-from ui.media import folder_zip_bytes, gif_bytes, slerp, upscale, zip_bytes  # noqa: E402
+from ui.media import folder_zip_bytes, gif_bytes, upscale, zip_bytes  # noqa: E402
 from ui.runs_table import checkpoint_choices  # noqa: E402
 from ui.common import open_run, page_link, page_setup, runs_safe, where  # noqa: E402
 from ui.quick_start import quick_start  # noqa: E402
@@ -250,16 +249,7 @@ with tab_interp:
     seed_b = int(i2.number_input("To seed", 0, 2**31 - 1, seeds[min(1, n - 1)] if n > 1 else seeds[0] + 1, key="interp_b"))
     frames = i3.slider("Frames", 8, 48, 24, key="interp_frames")
     if st.button("Make the GIF", icon=":material/animation:", key="interp_go", disabled=is_video):
-        if style_based:  # a straight line in W, where StyleGAN's latent space is nearly linear
-            out = interpolate_w(loaded, seed_a, seed_b, frames, class_index, truncation)
-        else:
-            z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim, truncation)
-            zs = torch.cat([slerp(z[0:1], z[1:2], t / (frames - 1)) for t in range(frames)])
-            y = None
-            if loaded.conditional:
-                y = torch.full((frames,), class_index if class_index is not None else 0, dtype=torch.long)
-            with torch.no_grad():
-                out = loaded.G(zs.to(loaded.device), y.to(loaded.device) if y is not None else None).float().cpu().clamp(-1, 1)
+        out = interpolate(loaded, seed_a, seed_b, frames, class_index, truncation)
         st.session_state["interp_gif"] = (gif_bytes([upscale(to_pil(x), 256) for x in out], fps=12),
                                           seed_a, seed_b)
     if is_video:

@@ -231,6 +231,16 @@ def test_sample_as_dataset_writes_generates_export_from_the_command_line(tmp_pat
             main(["sample", "--run", "exp", *both_or_neither])
 
 
+def test_a_dcgan_interpolation_walks_the_z_sphere_from_seed_a_to_seed_b():
+    from gan_core.inference.generators import interpolate
+
+    train(RunDir.create("walk", tiny_config()))
+    loaded = load_generator("walk")
+    walk = interpolate(loaded, 3, 8, 4, class_index=2)
+    ends = generate(loaded, [3, 8], class_index=2)
+    assert torch.allclose(walk[0], ends[0], atol=1e-5) and torch.allclose(walk[-1], ends[1], atol=1e-5)
+
+
 def test_sample_from_a_checkpoint_file_alone(tmp_path):
     run = RunDir.create("file", tiny_config(conditional=False))
     train(run)

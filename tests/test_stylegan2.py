@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from gan_core.config import ConfigError, TrainConfig, preset_for
 from gan_core.config.presets import STYLEGAN2
@@ -218,6 +219,30 @@ def test_conditional_run_samples_through_the_cli_path():
     assert loaded.conditional and len(loaded.classes) == 5
     images = generate(loaded, [0, 1, 2], class_index=2, truncation=0.7)
     assert images.shape == (3, 3, 16, 16) and torch.isfinite(images).all()
+
+
+def test_interpolation_and_mixing_from_the_command_line_start_and_end_at_the_seeds(tmp_path):
+    """Generate's Interpolate and Style mixing tabs as ``sample`` flags: the walk (in W) starts at
+    seed A's image and ends at seed B's; the report's GIF walks the same way (it walked z)."""
+    from gan_core.cli.main import main
+    from gan_core.inference.generators import interpolate
+
+    assert train(RunDir.create("sg2w", sg2_config(conditional=True, steps=3, checkpoint_every=3))) == "finished"
+    loaded = load_generator("sg2w")
+    walk = interpolate(loaded, 4, 9, 5, class_index=1)
+    ends = generate(loaded, [4, 9], class_index=1)
+    assert walk.shape == (5, 3, 16, 16)
+    assert torch.allclose(walk[0], ends[0], atol=1e-5) and torch.allclose(walk[-1], ends[1], atol=1e-5)
+    assert not torch.allclose(walk[2], walk[0], atol=1e-3)
+
+    assert main(["sample", "--run", "sg2w", "--interpolate", "4", "9", "--frames", "5", "--class", "1",
+                 "--out", str(tmp_path / "o")]) == 0
+    with Image.open(tmp_path / "o" / "interp_4_9.gif") as gif:
+        assert gif.n_frames == 8  # 5 forward, 3 back
+    assert main(["sample", "--run", "sg2w", "--mix", "4", "9", "--cutoff", "2", "--out", str(tmp_path / "o")]) == 0
+    with Image.open(tmp_path / "o" / "mix_4_9_cutoff2.png") as png:
+        assert png.size == (16, 16) and png.text["seed"] == "4" and png.text["mixed_with_seed"] == "9"
+    assert main(["sample", "--run", "sg2w", "--interpolate", "4", "9", "--frames", "1", "--out", str(tmp_path / "o")]) == 2
 
 
 def test_config_refuses_what_does_not_fit():

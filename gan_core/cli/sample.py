@@ -7,7 +7,9 @@ from pathlib import Path
 
 from gan_core.data.importer import DatasetError
 from gan_core.inference.export import export_synthetic
-from gan_core.inference.generators import load_generator, resolve_class, write_samples
+from gan_core.inference.animation import gif_bytes
+from gan_core.inference.generators import (interpolate, load_generator, png_bytes, provenance, resolve_class, style_mix,
+                                           to_pil, write_samples)
 from gan_core.runs.rundir import RunDir, RunError
 from gan_core.video.clips import write_clip_samples
 
@@ -25,6 +27,13 @@ def cmd_sample(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0, help="first seed; image i uses seed+i")
     parser.add_argument("--truncation", type=float, default=None, help="truncate z to [-T, T] (e.g. 0.7 for cleaner, less varied images); "
                         "stylegan2: psi from 0 (the mean image) to 1 (none), pulling w toward its average")
+    parser.add_argument("--interpolate", type=int, nargs=2, metavar=("A", "B"),
+                        help="instead of N samples: one looping GIF from seed A to seed B (in W for stylegan2 runs), "
+                             "as Generate's Interpolate tab")
+    parser.add_argument("--frames", type=int, default=24, help="frames of --interpolate (2-240, default 24)")
+    parser.add_argument("--mix", type=int, nargs=2, metavar=("A", "B"),
+                        help="stylegan2: one PNG with the coarse styles (layout) of seed A and the rest (colours) of seed B")
+    parser.add_argument("--cutoff", type=int, default=3, help="--mix: style layers taken from A (default 3)")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -42,13 +51,15 @@ def cmd_sample(argv: list[str]) -> int:
             return 2
         loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
         if args.as_dataset:
-            if args.class_ is not None or loaded.config.run_type.sample == "clip":
-                raise ValueError("--as-dataset writes every class of an image generator; drop --class")
+            if args.class_ is not None or args.interpolate or args.mix or loaded.config.run_type.sample == "clip":
+                raise ValueError("--as-dataset writes every class of an image generator; drop --class, --interpolate and --mix")
             folder, count = export_synthetic(loaded, args.as_dataset, args.n, seed=args.seed, truncation=args.truncation)
             print(f"wrote {count:,} images to the data set {args.as_dataset} ({folder}; step {loaded.step}, "
                   f"{loaded.weights} weights)")
             return 0
         class_index = resolve_class(args.class_, loaded.classes) if args.class_ is not None else None
+        if args.interpolate or args.mix:
+            return _one_walk_or_mix(args, loaded, class_index)
         if loaded.config.run_type.sample == "clip":
             paths = write_clip_samples(loaded, args.out, args.n, seed=args.seed, class_index=class_index, truncation=args.truncation)
         else:
@@ -57,4 +68,28 @@ def cmd_sample(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(paths)} files to {args.out} (step {loaded.step}, {loaded.weights} weights)")
+    return 0
+
+
+def _one_walk_or_mix(args, loaded, class_index: int | None) -> int:
+    """``--interpolate`` (a GIF) or ``--mix`` (a PNG): the Generate tabs' pictures, as files."""
+    if args.interpolate and args.mix:
+        raise ValueError("give --interpolate or --mix, not both")
+    if loaded.config.run_type.sample == "clip":
+        raise ValueError("--interpolate and --mix are for image generators, not video runs")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.interpolate:
+        if not 2 <= args.frames <= 240:
+            raise ValueError(f"--frames must be from 2 to 240, got {args.frames}")
+        a, b = args.interpolate
+        path = args.out / f"interp_{a}_{b}.gif"
+        path.write_bytes(gif_bytes([to_pil(x) for x in interpolate(loaded, a, b, args.frames, class_index, args.truncation)]))
+    else:
+        a, b = args.mix
+        mixed = style_mix(loaded, a, b, args.cutoff, class_index, args.truncation)
+        info = provenance(loaded, a, class_index, truncation="none" if args.truncation is None else args.truncation,
+                          mixed_with_seed=b, cutoff=args.cutoff)
+        path = args.out / f"mix_{a}_{b}_cutoff{args.cutoff}.png"
+        path.write_bytes(png_bytes(to_pil(mixed), info))
+    print(f"wrote {path} (step {loaded.step}, {loaded.weights} weights)")
     return 0

@@ -23,8 +23,8 @@ from gan_core import __version__ as studio_version
 from gan_core.experiments.compare import (METRIC_LABELS, METRIC_MEANINGS, NOT_SETTINGS, QUALITY_KEYS, X_AXES, RunData, config_diff,
                       load_runs, plot_metric, run_row, seed_groups)
 from gan_core.experiments.svgchart import line_chart
-from gan_core.inference.animation import gif_bytes, slerp
-from gan_core.inference.generators import (LoadedGenerator, generate, latents_for_seeds, load_generator, png_bytes,
+from gan_core.inference.animation import gif_bytes
+from gan_core.inference.generators import (LoadedGenerator, generate, interpolate, load_generator, png_bytes,
                                            provenance, to_pil)
 from gan_core.runs.readout import CHARTS, d_output_axis, duration_text
 from gan_core.runs.rundir import CheckpointError, RunError, atomic_write_bytes
@@ -81,13 +81,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def interpolation_gif(loaded: LoadedGenerator, seed_a: int = 0, seed_b: int = 1, frames: int = INTERP_FRAMES,
                       class_index: int | None = None) -> bytes:
-    """A looping GIF walking the latent sphere from seed_a's z to seed_b's (slerp, as Generate does)."""
-    z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim)
-    zs = torch.cat([slerp(z[0:1], z[1:2], t / (frames - 1)) for t in range(frames)])
-    y = torch.full((frames,), class_index or 0, dtype=torch.long) if loaded.conditional else None
-    with torch.no_grad():
-        out = loaded.G(zs.to(loaded.device), y.to(loaded.device) if y is not None else None).float().cpu().clamp(-1, 1)
-    return gif_bytes([to_pil(x) for x in out], fps=10)
+    """A looping GIF from seed_a to seed_b, walked as Generate walks it (in W for stylegan2)."""
+    return gif_bytes([to_pil(x) for x in interpolate(loaded, seed_a, seed_b, frames, class_index)], fps=10)
 
 
 def _grid_uri(path: Path, run: RunData, step: int) -> str:

@@ -17,6 +17,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from gan_core.config import TrainConfig
+from gan_core.inference.animation import slerp
 from gan_core.inference.checkpoint_checks import check_fits, checked_classes, checked_config, checked_step
 from gan_core.models.image import truncated_normal
 from gan_core.models.stylegan2 import StyleGenerator, mix_styles
@@ -198,6 +199,24 @@ def interpolate_w(loaded: LoadedGenerator, seed_a: int, seed_b: int, frames: int
     t = torch.linspace(0, 1, frames, device=ws.device)[:, None, None]
     path = ws[0:1].lerp(ws[1:2], t)
     return loaded.G.synthesis(path, "const").float().cpu().clamp(-1, 1)
+
+
+@torch.no_grad()
+def interpolate(loaded: LoadedGenerator, seed_a: int, seed_b: int, frames: int, class_index: int | None = None,
+                truncation: float | None = None) -> torch.Tensor:
+    """``frames`` images [F, C, H, W] from seed A to seed B: a straight line in W for a
+    stylegan2 run, the great circle between the two z otherwise (z is Gaussian: a straight
+    line through the middle would pass through unlikely, low-norm latents). Conditional runs
+    stay in one class (the first when none is asked). Generate, the report and ``sample
+    --interpolate`` all walk this way."""
+    if frames < 2:
+        raise ValueError(f"an interpolation needs at least 2 frames, got {frames}")
+    if is_style_based(loaded):
+        return interpolate_w(loaded, seed_a, seed_b, frames, class_index, truncation)
+    z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim, truncation)
+    zs = torch.cat([slerp(z[0:1], z[1:2], t / (frames - 1)) for t in range(frames)])
+    y = torch.full((frames,), class_index or 0, dtype=torch.long, device=loaded.device) if loaded.conditional else None
+    return loaded.G(zs.to(loaded.device), y).float().cpu().clamp(-1, 1)
 
 
 def resolve_class(value: str | int | None, classes: list[str]) -> int | None:
