@@ -109,6 +109,23 @@ def test_cli_sample_refuses_a_huge_checkpoint(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_runs_import_adds_a_checkpoint_as_a_run_and_refuses_a_huge_one(tmp_path, studio_dirs, capsys):
+    """Generate's 'Use a checkpoint from elsewhere' as a command, with the same checks."""
+    from gan_core.cli.main import main
+    from gan_core.runs.rundir import RunDir
+
+    good = write_ckpt(tmp_path / "good.safetensors", {"config": SMALL, "step": 40, "classes": []})
+    assert main(["runs", "--import", str(good), "--name", "colleague"]) == 0
+    assert main(["runs", "--import", str(good), "--name", "colleague"]) == 0
+    assert RunDir.open("colleague-2").latest_checkpoint().step == 40
+    assert RunDir.open("colleague").read_status()["created_by"]
+    huge = write_ckpt(tmp_path / "huge.safetensors", {"config": HUGE, "step": 1}, tensors={"G_ema.w": torch.zeros(1)})
+    capsys.readouterr()
+    assert main(["runs", "--import", str(huge), "--name", "huge"]) == 2
+    assert "GAN_MAX_CHECKPOINT_PARAMS" in capsys.readouterr().err
+    assert sorted(p.name for p in studio_dirs[0].iterdir()) == ["colleague", "colleague-2"]
+
+
 def test_generate_page_refuses_an_uploaded_huge_checkpoint(tmp_path, studio_dirs):
     path = write_ckpt(tmp_path / "huge.safetensors", {"config": HUGE, "step": 1}, tensors={"G_ema.w": torch.zeros(1)})
     at = AppTest.from_file(str(ROOT / "pages" / "7_Generate.py"), default_timeout=60).run()

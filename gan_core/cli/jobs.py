@@ -5,9 +5,11 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from gan_core.access.identity import cli_identity
+from gan_core.access.ownership import record_run_owner
 from gan_core.cli.train import add_train_arguments, config_from_args
 from gan_core.config import ConfigError
 from gan_core.jobs.manager import (
@@ -21,7 +23,7 @@ from gan_core.jobs.manager import (
 )
 from gan_core.jobs.scheduler import child_command, schedule
 from gan_core.jobs.state import open_run
-from gan_core.runs.rundir import RunError, list_runs
+from gan_core.runs.rundir import CheckpointError, RunDir, RunError, list_runs
 from gan_core.runs.states import RunState
 
 
@@ -187,7 +189,22 @@ def cli_scheduler(argv: list[str]) -> int:
 def cmd_runs(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_core runs", description="List runs.")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--import", dest="import_file", type=Path, metavar="FILE",
+                        help="add a checkpoint from elsewhere (a colleague's .safetensors) as a run, checked before "
+                             "anything is written, as Generate's 'Use a checkpoint from elsewhere' does")
+    parser.add_argument("--name", default="imported", help="--import: the new run's name (made unique)")
     args = parser.parse_args(argv)
+    if args.import_file:
+        from gan_core.inference.generators import import_checkpoint  # torch: only for an import
+
+        try:
+            run = import_checkpoint(args.import_file, RunDir.unique_name(args.name))
+            record_run_owner(run, cli_identity())
+        except (CheckpointError, RunError, OSError) as exc:
+            return _fail(str(exc))
+        print(f"added {run.name} (step {run.latest_checkpoint().step}); sample it with "
+              f"`python -m gan_core sample --run {run.name} --out DIR`")
+        return 0
     rows = []
     for run in list_runs():
         status = run.read_status()
