@@ -77,6 +77,8 @@ def launch_form() -> None:
         name = st.text_input("Lab name", "", placeholder="auglab-<data>-<time>", key="aug_name")
         submitted = st.form_submit_button("Launch lab", type="primary", icon=":material/science:",
                                           disabled=bool(not_allowed), help=not_allowed)
+        if not_allowed:  # said on the page, not only in the greyed button's tooltip
+            st.caption(f"Launching is greyed: {not_allowed}.")
     if not submitted:
         return
     try:

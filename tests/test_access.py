@@ -430,3 +430,4 @@ def test_only_an_operator_launches_or_stops_an_augmentation_lab(monkeypatch, tmp
         launch = next(b for b in at.button if b.label == "Launch lab")
         assert launch.disabled == disabled
         assert ("only an operator" in (launch.help or "")) == disabled
+        assert any("only an operator" in c.value for c in at.caption) == disabled  # said, not only on hover
