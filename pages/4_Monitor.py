@@ -17,7 +17,7 @@ from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.charts import EVAL_KEYS, chart_figure, charts_for, d_output_axis, point_count, variety_figure  # noqa: E402
-from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
+from gan_core.runs.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
 from ui.runs_table import log_tail_text, run_summary  # noqa: E402
 from ui.status import control_help, duration_text, is_active, run_state  # noqa: E402
 from ui.status import state_colour as badge_colour  # noqa: E402

@@ -7,6 +7,7 @@ parser under random input.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import resource
@@ -101,6 +102,19 @@ def test_nan_ends_the_run_diverged_with_the_last_good_checkpoint_intact(monkeypa
     assert latest.step == 8
     tensors, _ = load_checkpoint_file(latest.weights)
     assert all(torch.isfinite(v).all() for v in tensors.values() if v.is_floating_point())
+
+
+def test_status_command_gives_monitors_health_verdict(monkeypatch, capsys):
+    """Monitor's Health panel lived in ui/ only; ``status`` now says the same, text and JSON."""
+    from gan_core.cli.main import main
+
+    monkeypatch.setenv("GAN_STUDIO_INJECT_NAN_AT_STEP", "10")
+    assert train(RunDir.create("nan", tiny_config())) == "diverged"
+    assert main(["status", "nan"]) == 0
+    out = capsys.readouterr().out
+    assert "problem    Training diverged." in out and "lower learning rate" in out
+    assert main(["status", "nan", "--json"]) == 0
+    assert [h["title"] for h in json.loads(capsys.readouterr().out)["health"]] == ["Training diverged"]
 
 
 def test_nan_with_rollback_continues_at_a_lower_learning_rate(monkeypatch):

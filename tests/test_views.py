@@ -1,4 +1,4 @@
-"""The app's pure helpers (ui.charts, ui.health, ui.status, ui.media, ui.runs_table): smoothing, warnings, diversity, ETA, files."""
+"""The app's pure helpers (ui.charts, ui.status, ui.media, ui.runs_table, and the engine's runs.health): smoothing, warnings, diversity, ETA, files."""
 from __future__ import annotations
 
 import io
@@ -14,7 +14,8 @@ from PIL import Image
 from gan_core.data import importer
 from gan_core.inference import export
 from gan_core.runs import metrics_log
-from ui import charts, health, media, runs_table, status
+from gan_core.runs import health
+from ui import charts, media, runs_table, status
 from gan_core.config import TrainConfig
 from gan_core.runs.rundir import RunDir
 

@@ -5,7 +5,7 @@ import math
 from typing import Any
 
 from gan_core.runs.readout import CHARTS, d_output_axis  # noqa: F401 - Monitor reads them from here
-from ui.health import DiversityTrend
+from gan_core.runs.health import DiversityTrend
 
 # Shown only for runs that log it (--augment ada): the augmentation strength p over time.
 ADA_CHART = ("ADA augmentation p", [("ada_p", "p")], "probability of each transform")

@@ -23,6 +23,7 @@ from gan_core.jobs.manager import (
 )
 from gan_core.jobs.scheduler import child_command, schedule
 from gan_core.jobs.state import open_run
+from gan_core.runs.health import run_health
 from gan_core.runs.rundir import CheckpointError, RunDir, RunError, list_runs
 from gan_core.runs.states import RunState
 
@@ -72,8 +73,9 @@ def cli_status(argv: list[str]) -> int:
         s = status(args.name)
     except RunError as exc:
         return _fail(str(exc))
+    warnings = run_health(open_run(args.name, None), s["state"])  # Monitor's Health panel, in words
     if args.json:
-        print(json.dumps(s, default=str))
+        print(json.dumps({**s, "health": [w.__dict__ for w in warnings]}, default=str))
         return 0
     last = s["last"]
     rows = [("run", s["name"]), ("state", s["state"] + (f" (#{s['queue_position']} in queue)" if "queue_position" in s else "")),
@@ -89,6 +91,8 @@ def cli_status(argv: list[str]) -> int:
         rows.append(("error", s["error"]))
     for key, value in rows:
         print(f"{key:<11}{value}")
+    for w in warnings:
+        print(f"{'problem' if w.level == 'error' else 'warning':<11}{w.title}. {w.text}")
     if s.get("traceback") and s["state"] == "failed":
         print("traceback (tail):\n" + "\n".join(s["traceback"].rstrip().splitlines()[-8:]))
     return 0

@@ -1,5 +1,6 @@
 """Plain-language training health: warnings from the curves, what healthy curves look like,
-and the sample grids' variety (a mode-collapse alarm)."""
+and the sample grids' variety (a mode-collapse alarm). Monitor's Health panel and
+``python -m gan_core status`` both read it."""
 from __future__ import annotations
 
 import functools
@@ -193,3 +194,18 @@ def diversity_trend(grids: list[tuple[int, Path]], tile: int, max_grids: int = 6
             trend.steps.append(step)
             trend.values.append(value)
     return trend
+
+
+def run_health(run, state: str | None = None) -> list[Health]:
+    """The warnings Monitor shows for one run, from its files alone (for ``status``)."""
+    from gan_core.runs.rundir import RunError
+
+    try:
+        cfg = run.config()
+        records = run.read_metrics() if run.metrics_path.exists() else []
+    except (RunError, OSError):
+        return []
+    status = run.read_status()
+    trend = diversity_trend(run.sample_grids(), cfg.resolution) if cfg.is_image_gan else None
+    return health_warnings(records, cfg.loss, diversity=trend, state=state or status.get("state"),
+                           error=status.get("error"))
