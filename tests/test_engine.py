@@ -254,6 +254,19 @@ def test_sample_from_a_checkpoint_file_alone(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png"]
 
 
+def test_a_misspelt_data_set_is_an_error_line_not_a_failed_run(studio_dirs, capsys):
+    """``train --data fashon-mnist`` made a run folder, printed a traceback and left the run
+    failed (``launch`` too): now both refuse before any folder is made."""
+    from gan_core.cli.main import main
+
+    for command in (["train", "--data", "fashon-mnist", "--steps", "1"],
+                    ["launch", "--data", "fashon-mnist", "--steps", "1", "--name", "typo"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "unknown data set 'fashon-mnist'" in err and "Traceback" not in err
+    assert not studio_dirs[0].exists() or not list(studio_dirs[0].iterdir())
+
+
 def test_train_cli_end_to_end(tmp_path, studio_dirs):
     result = subprocess.run([sys.executable, "-m", "gan_core", "train", *tiny_flags(), "--name", "cli-run"],
                             env=run_env(), capture_output=True, text=True, timeout=240)

@@ -18,7 +18,7 @@ import torch
 from conftest import run_env
 from gan_core.jobs import manager as jobs
 from gan_core.jobs import processes
-from gan_core.config import TrainConfig
+from gan_core.config import ConfigError, TrainConfig
 from gan_core.runs.rundir import RunDir, RunError
 
 ACTIVE = ("queued", "running", "stopping")
@@ -265,15 +265,18 @@ def test_a_run_whose_data_vanished_ends_failed_with_the_error(tmp_path):
     for i in range(4):
         Image.new("RGB", (16, 16), (i * 60, 0, 0)).save(folder / f"{i}.png")
     cfg = tiny_cfg(data=str(folder))
-    for p in folder.iterdir():  # the data set vanishes between the form and the start
-        p.unlink()
-    folder.rmdir()
     run = jobs.launch(cfg, "doomed")
+    for p in folder.iterdir():  # the data set vanishes between the launch and the start (the
+        p.unlink()              # child is still importing torch)
+    folder.rmdir()
     assert wait_final(run, 60) == "failed"
     s = jobs.status("doomed")
     assert "my-images" in s["error"] and "DatasetError" in s["error"]
     assert "Traceback" in s["traceback"]
     wait_gone(s["pid"])  # and the process ended: nothing is left "running" forever
+    with pytest.raises(ConfigError, match="unknown data set"):  # gone before the launch: no run at all
+        jobs.launch(cfg, "doomed-too")
+    assert not (Path(os.environ["GAN_CHECKPOINTS"]) / "doomed-too").exists()
 
 
 # ---- DistributedDataParallel -------------------------------------------------------------

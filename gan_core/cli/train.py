@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.config import PRESETS, ConfigError, TrainConfig, full_help, preset_for, read_config_values
+from gan_core.jobs.manager import check_data
 from gan_core.runs.locks import TrainerBusy, acquire_trainer_lock, release_trainer_lock
 from gan_core.runs.rundir import RunDir, RunError
 from gan_core.training.loop import train
@@ -68,6 +69,7 @@ def cmd_train(argv: list[str]) -> int:
             resume = True
         else:
             cfg, name = config_from_args(args)
+            check_data(cfg)  # a misspelt --data is an error line, not a failed run folder
             run = RunDir.create(name, cfg)
             resume = False
     except (ConfigError, RunError) as exc:

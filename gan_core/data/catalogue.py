@@ -96,6 +96,19 @@ def _builtin_available(name: str) -> bool:
     return True
 
 
+def data_problem(name: str) -> str | None:
+    """Why a run on ``name`` could not load it, or None: asked before a run folder is made,
+    so a misspelt set is an error line, not a failed run to clean up. Only names and files
+    are looked at (nothing decoded)."""
+    if name in BUILTIN_DATASETS:
+        return None if _builtin_available(name) else f"{name} is not on this machine: it needs {describe_requirements(name)}"
+    try:
+        _set_path(name)
+    except DatasetError as exc:
+        return str(exc)
+    return None
+
+
 def list_datasets() -> list[DatasetInfo]:
     """Built-ins (with whether they are on disk) and imported sets under ``data_root()``."""
     infos = []

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.config import ConfigError, TrainConfig
+from gan_core.data.catalogue import data_problem
 from gan_core.data.images import BUILTIN_DATASETS
 from gan_core.data.limits import free_space_problem
 from gan_core.jobs.processes import HOST, job_alive, kill_job, reap, signal_trainer
@@ -97,6 +98,7 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
     if world > 1 and (cfg.batch_size % world or cfg.batch_size // world < 2):
         raise ConfigError("batch_size", f"{cfg.batch_size} does not split into {world} equal per-process batches of 2 or more")
     _check_free_space(runs_root(root), f"launching {name}")
+    check_data(cfg)
     cfg = _absolute_data_path(cfg)
     run = RunDir.create(name, cfg, runs_root(root))
     run.write_status(state="queued", queued_at=time.time(), resume=False, created_by=created_by,
@@ -104,6 +106,16 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
     note(run, f"queued {name}" + (f" (torchrun: {nnodes} node(s) x {nproc} process(es))" if world > 1 else ""))
     schedule(run.path.parent)
     return run
+
+
+def check_data(cfg: TrainConfig) -> None:
+    """A ConfigError on ``data`` when an image run's set is not there (a typo, a missing
+    package), before any run folder is made; it used to be a run that failed at once. Video
+    clip sets and CycleGAN's domains are resolved by their own loaders at start."""
+    if cfg.run_type.kind in ("image", "restoration"):
+        problem = data_problem(cfg.data)
+        if problem:
+            raise ConfigError("data", problem)
 
 
 def _check_free_space(root: Path, what: str) -> None:
