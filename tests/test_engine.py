@@ -241,6 +241,17 @@ def test_a_dcgan_interpolation_walks_the_z_sphere_from_seed_a_to_seed_b():
     assert torch.allclose(walk[0], ends[0], atol=1e-5) and torch.allclose(walk[-1], ends[1], atol=1e-5)
 
 
+def test_a_z_truncation_of_0_or_below_is_refused_not_ignored():
+    """``--truncation 0`` on a DCGAN gave untruncated samples without a word (0 is psi's
+    mean image on StyleGAN2 only); -1 likewise."""
+    train(RunDir.create("trunc", tiny_config()))
+    loaded = load_generator("trunc")
+    for t in (0.0, -1.0):
+        with pytest.raises(ValueError, match="T > 0"):
+            generate(loaded, [0, 1], truncation=t)
+    assert generate(loaded, [0], truncation=0.5).shape == (1, 3, 16, 16)
+
+
 def test_sample_from_a_checkpoint_file_alone(tmp_path):
     run = RunDir.create("file", tiny_config(conditional=False))
     train(run)

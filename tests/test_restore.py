@@ -162,6 +162,15 @@ def test_superres_cli(runs, tmp_path, shape_image, cli_here, method, run):
     assert Image.open(tmp_path / "out.png").size == (16, 16)
 
 
+def test_superres_scale_0_is_refused_not_read_as_the_default(tmp_path, shape_image, cli_here):
+    """``--scale 0`` upscaled x4 without a word (0 read as "not given")."""
+    shape_image.save(tmp_path / "low.png")
+    res = cli_here("superres", "--method", "bicubic", "--image", str(tmp_path / "low.png"), "--scale", "0",
+                   "--out", str(tmp_path / "out.png"))
+    assert res.returncode != 0 and "scale must be a whole number from 1 to 16; got 0" in res.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_cli_batch_folders_with_per_image_masks(runs, tmp_path, shape_image, cli_here):
     src, mask_dir, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
     src.mkdir()

@@ -135,7 +135,7 @@ def cli_superres(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     def one(src: Path, loaded) -> RestoreResult:
-        scale = args.scale or (loaded.config.scale if loaded is not None and loaded.config.run_type.restores == "superres" else 4)
+        scale = args.scale if args.scale is not None else (loaded.config.scale if loaded is not None and loaded.config.run_type.restores == "superres" else 4)
         return superres(open_image(src), scale, args.method, loaded, steps=args.steps or 150, restarts=args.restarts,
                         seed=args.seed, class_index=args.class_index)
 

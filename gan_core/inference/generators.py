@@ -151,6 +151,15 @@ def check_psi(truncation: float | None) -> float:
     return float(truncation)
 
 
+def check_z_truncation(truncation: float | None) -> float | None:
+    """BigGAN's truncation T for z models: z redrawn into [-T, T]. A T of 0 or below was taken
+    as none without a word (a user asking a DCGAN for its "mean image" with 0 got full variety)."""
+    if truncation is not None and not truncation > 0:
+        raise ValueError(f"truncation for a z-space model is T > 0 (z kept in [-T, T], e.g. 0.7), got {truncation:g}; "
+                         "leave it out for none (0 means the mean image only for stylegan2 runs)")
+    return truncation
+
+
 @torch.no_grad()
 def generate(loaded: LoadedGenerator, seeds: list[int], class_index: int | None = None,
              truncation: float | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,7 +172,7 @@ def generate(loaded: LoadedGenerator, seeds: list[int], class_index: int | None 
     if is_style_based(loaded):
         z = latents_for_seeds(seeds, loaded.config.z_dim).to(loaded.device)
         return loaded.G(z, y, truncation_psi=check_psi(truncation)).float().cpu().clamp(-1, 1)
-    z = latents_for_seeds(seeds, loaded.config.z_dim, truncation).to(loaded.device)
+    z = latents_for_seeds(seeds, loaded.config.z_dim, check_z_truncation(truncation)).to(loaded.device)
     return loaded.G(z, y).float().cpu().clamp(-1, 1)
 
 
@@ -213,7 +222,7 @@ def interpolate(loaded: LoadedGenerator, seed_a: int, seed_b: int, frames: int, 
         raise ValueError(f"an interpolation needs at least 2 frames, got {frames}")
     if is_style_based(loaded):
         return interpolate_w(loaded, seed_a, seed_b, frames, class_index, truncation)
-    z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim, truncation)
+    z = latents_for_seeds([seed_a, seed_b], loaded.config.z_dim, check_z_truncation(truncation))
     zs = torch.cat([slerp(z[0:1], z[1:2], t / (frames - 1)) for t in range(frames)])
     y = torch.full((frames,), class_index or 0, dtype=torch.long, device=loaded.device) if loaded.conditional else None
     return loaded.G(zs.to(loaded.device), y).float().cpu().clamp(-1, 1)
