@@ -148,6 +148,6 @@ for i, d in enumerate(runs):
 
 # ---- hand it over -------------------------------------------------------------------------
 st.divider()
-st.download_button("Download report", data=lambda names=tuple(d.name for d in runs): build_report(list(names)).encode("utf-8"),
+st.download_button("Download report", data=lambda names=tuple(d.name for d in runs): build_report(list(names), skip_missing=True).encode("utf-8"),
                    file_name="gan-studio-report.html", mime="text/html", icon=":material/description:",
                    key="cmp_report", help="One HTML file (samples, curves, metrics, config, model card) that opens offline.")
