@@ -291,3 +291,12 @@ def test_train_pages_sweep_section_plans_from_the_generated_form(studio_dirs):
     assert plan and "`sw-lr_d=2e-4-s0`" in plan[0] and "`sw-lr_d=4e-4-s1`" in plan[0]
     at.text_input(key="sweep_values_lr_d").set_value("2e-4, -1").run()
     assert any("lr_d:" in e.value for e in at.error) and not ck.exists()
+
+
+def test_model_card_of_an_emoji_run_names_the_built_in_set():
+    # It called emoji "the user's own images (imported into GAN Studio)", their licence the owner's to state.
+    from gan_core.experiments.report import _model_card
+
+    run = compare.RunData("e", Path("e"), "finished", {"data": "emoji", "model": "stylegan2"}, {}, [], [], [])
+    card = _model_card(run, compare.run_row(run))
+    assert "Noto Color Emoji" in card and "user's own images" not in card

@@ -42,6 +42,8 @@ DATASET_PROVENANCE = {
     "cifar10": "CIFAR-10 (Krizhevsky 2009): 60,000 32x32 colour photos in 10 classes.",
     "digits": "scikit-learn's handwritten digits (UCI ML repository, Alpaydin & Kaynak 1998): 1,797 8x8 images.",
     "shapes": "procedural shapes drawn by GAN Studio itself (no outside data).",
+    "emoji": "1,870 colour emoji of Google's Noto Color Emoji font (SIL Open Font License 1.1; its images Apache 2.0), "
+             "rendered on white by GAN Studio and labelled by their Unicode group (9 classes).",
 }
 INTENDED_USE = ("Demonstrating and comparing GAN training recipes; making synthetic examples of the training "
                 "set's kind for teaching, testing pipelines and data-augmentation experiments.")
