@@ -326,7 +326,7 @@ live_charts()
 b1, b2, _ = st.columns([1, 1, 2])
 if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
-b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names)).encode("utf-8"),
+b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names), skip_missing=True).encode("utf-8"),
                    file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",
                    key="monitor_report", help="One HTML file of the selected runs (samples, curves, metrics, config, "
                                               "model card) that opens offline; built when you click.")

@@ -130,7 +130,9 @@ def generator(root: str, run: str, weights: str, mtime: float):
 
 seed = int(st.number_input("Seed", 0, 2**31 - 1, 0, key="cmp_seed",
                            help="Every run makes the image of this seed (the same z) from its newest checkpoint."))
-cols = st.columns(min(4, len(runs)))
+# Four cells a row whatever the count, each image fitted to its cell: a fixed 256 px spilled over the
+# next cell's image with four runs at 1440 px (cells ~235 px wide), and stretched one run page-wide.
+cols = st.columns(4)
 for i, d in enumerate(runs):
     folder = open_run(d.name)
     ckpt = folder.latest_checkpoint() if folder else None
@@ -144,10 +146,10 @@ for i, d in enumerate(runs):
         col.caption(f"{d.name}: {exc}")
         continue
     image = to_pil(generate(loaded, [seed])[0])
-    col.image(upscale(image, 256), caption=f"seed {seed} · {d.name} · step {loaded.step:,}", width=256)
+    col.image(upscale(image, 256), caption=f"seed {seed} · {d.name} · step {loaded.step:,}", width="stretch")
 
 # ---- hand it over -------------------------------------------------------------------------
 st.divider()
-st.download_button("Download report", data=lambda names=tuple(d.name for d in runs): build_report(list(names)).encode("utf-8"),
+st.download_button("Download report", data=lambda names=tuple(d.name for d in runs): build_report(list(names), skip_missing=True).encode("utf-8"),
                    file_name="gan-studio-report.html", mime="text/html", icon=":material/description:",
                    key="cmp_report", help="One HTML file (samples, curves, metrics, config, model card) that opens offline.")

@@ -151,13 +151,17 @@ def test_reuse_of_a_run_trained_on_the_whole_set_is_refused(studio_dirs, capsys)
     assert "(unfair)" in (root / "reuse-full" / "table.md").read_text()
 
 
-def test_a_gan_that_trained_on_more_than_its_draw_fails_the_lab(capsys):
-    # Extra train flags that swap the GAN's data for the whole set: the lab's check catches it.
+def test_a_gan_that_trained_on_more_than_its_draw_fails_the_lab(studio_dirs, capsys):
+    # Extra train flags that start the GAN from a run trained on the whole set (--data itself is
+    # refused up front): the lab's check catches it.
+    cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=2,
+                                     threads=1, eval_every=0, conditional=True))
+    assert train(RunDir.create("whole", cfg)) == "finished"
     args = tiny_lab_args("sneaky", "--per-class", "3")
-    args[args.index("--gan-args") + 1] += " --data shapes"
+    args[args.index("--gan-args") + 1] += " --init-from whole"
     assert cli_augment_lab(args) == 1
     out = capsys.readouterr().out
-    assert "not fair for K=3" in out and "saw up to 410 real images per class" in out
+    assert "not fair for K=3" in out and "saw up to 413 real images per class" in out  # 410 of the parent + 3
     lab = Lab.open("sneaky")
     assert lab.status()["state"] == "failed" and lab.result("gan-k3") is None
     assert not any(s.startswith("clf-") and lab.result(s) for s in plan(lab.spec()))
@@ -168,6 +172,15 @@ def test_bad_requests_are_refused_before_a_lab_folder_is_made(studio_dirs, capsy
                            (["--per-class", "3", "--synthetic-per-class", "50000"], "synthetic images"),
                            (["--per-class", "0"], "whole numbers from 1")):
         assert cli_augment_lab(tiny_lab_args("bad", *extra)) == 2
+        assert message in capsys.readouterr().err
+    # train flags the lab sets itself, or no train flag at all: refused before a GAN trains for nothing
+    for gan_args, message in ((" --resolution 32", "--resolution is set by the lab itself"),
+                              (" --data=shapes", "--data is set by the lab itself"),
+                              (" --no-conditional", "--no-conditional is set by the lab itself"),
+                              (" --widht 8", "--widht is not a `train` flag")):
+        args = tiny_lab_args("bad", "--per-class", "3")
+        args[args.index("--gan-args") + 1] += gan_args
+        assert cli_augment_lab(args) == 2, gan_args
         assert message in capsys.readouterr().err
     assert not (studio_dirs[0] / "bad").exists()
 

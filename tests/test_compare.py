@@ -236,6 +236,17 @@ def test_report_is_one_self_contained_file_with_the_runs_metrics(in_root, tmp_pa
     assert main(["report", "no-such-run", "--out", str(tmp_path / "x.html")]) == 2
 
 
+def test_app_report_names_runs_deleted_since_they_were_picked(in_root, tmp_path):
+    # The app's download buttons build the report at click time, where an exception reaches no
+    # one: with a picked run deleted meanwhile, "Download report" used to do nothing at all.
+    html = build_report(["hinge-s0", "doomed"], in_root, skip_missing=True)
+    final = evals_of(in_root, "hinge-s0")[-1]
+    assert f"{final['fid']:.4g}" in html and "Not in this report: doomed (the run folder was deleted" in html
+    assert "Not in this report: doomed" in build_report(["doomed"], in_root, skip_missing=True)
+    for page in ("pages/8_Compare.py", "pages/4_Monitor.py"):
+        assert "skip_missing=True" in (ROOT / page).read_text(), page
+
+
 def test_compare_command_prints_the_diff_and_seed_group(in_root, capsys):
     assert main(["compare", "hinge-s0", "hinge-s1", "lsgan-s0", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -280,3 +291,12 @@ def test_train_pages_sweep_section_plans_from_the_generated_form(studio_dirs):
     assert plan and "`sw-lr_d=2e-4-s0`" in plan[0] and "`sw-lr_d=4e-4-s1`" in plan[0]
     at.text_input(key="sweep_values_lr_d").set_value("2e-4, -1").run()
     assert any("lr_d:" in e.value for e in at.error) and not ck.exists()
+
+
+def test_model_card_of_an_emoji_run_names_the_built_in_set():
+    # It called emoji "the user's own images (imported into GAN Studio)", their licence the owner's to state.
+    from gan_core.experiments.report import _model_card
+
+    run = compare.RunData("e", Path("e"), "finished", {"data": "emoji", "model": "stylegan2"}, {}, [], [], [])
+    card = _model_card(run, compare.run_row(run))
+    assert "Noto Color Emoji" in card and "user's own images" not in card

@@ -296,6 +296,31 @@ def test_compare_two_finished_runs_and_open_their_report(studio):
         assert [u for u in requests if not u.startswith("data:")] == [report.as_uri()]
 
 
+def test_compare_same_seed_images_stay_inside_their_cells(studio):
+    """Four runs: each run's image of the same seed sits in its own cell (at a fixed 256 px they
+    spilled over one another, as 1440 px gives each of four cells about 235 px)."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    url, tmp = studio
+    names = [f"cell-{i}" for i in range(4)]
+    for i, name in enumerate(names):
+        cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=2,
+                                         log_every=1, sample_every=2, checkpoint_every=2, eval_every=0, threads=1, seed=i))
+        assert train(RunDir.create(name, cfg, root=tmp / "checkpoints")) == "finished"
+    with browser_page() as page:
+        page.goto(url + "/Compare")
+        page.get_by_text("seed 0 · cell-0 · step 2").wait_for()
+        settle(page)
+        cells = page.locator('[data-testid="stImage"]').filter(has_text=re.compile(r"^seed 0 · cell-"))
+        boxes = sorted((cells.nth(i).locator("img").bounding_box() for i in range(cells.count())), key=lambda b: b["x"])
+        assert len(boxes) == 4
+        for left, right in zip(boxes, boxes[1:]):
+            assert left["x"] + left["width"] <= right["x"] + 1, (left, right)
+        shoot(page, "compare-same-seed")
+
+
 def test_resume_on_monitor_shows_within_one_refresh(studio, monkeypatch):
     """Stop, then Resume: the badge and the buttons follow at once, not only after the page
     happens to rerun (they used to stay "stopped" while the run trained on)."""

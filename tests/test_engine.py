@@ -331,6 +331,22 @@ def test_config_file_plus_flags(tmp_path):
     assert not fashion.conditional and conditional.conditional and conditional.loss == fashion.loss
 
 
+def test_a_preset_alone_trains_on_its_own_data_set():
+    # `--preset emoji` used to train the StyleGAN2 recipe on Fashion-MNIST: the default data set
+    # overwrote the preset's.
+    from gan_core.cli.train import add_train_arguments, config_from_args
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    emoji, _ = config_from_args(parser.parse_args(["--preset", "emoji"]))
+    assert (emoji.data, emoji.model, emoji.preset) == ("emoji", "stylegan2", "emoji")
+    folder, _ = config_from_args(parser.parse_args(["--preset", "dcgan-folder"]))
+    assert (folder.data, folder.resolution, folder.channels) == ("emoji", 64, 3)
+    other, _ = config_from_args(parser.parse_args(["--preset", "emoji", "--data", "shapes"]))
+    assert other.data == "shapes" and other.model == "stylegan2"
+
+
 def test_resume_refuses_train_flags_it_would_ignore(capsys):
     from gan_core.cli.train import cmd_train
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 import torch
@@ -268,3 +269,30 @@ def test_runs_on_small_held_out_splits_are_scored_against_all_their_images(fashi
     for i in range(6):
         Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(few / f"{i}.png")
     assert reals(str(few)) == ([6], "")  # under 10 images both splits are all of them: not twice
+
+
+def test_building_the_feature_space_is_not_counted_as_training_time(studio_dirs, tmp_path, monkeypatch):
+    # The offline classifier is trained once per data set on a machine (50 s for Fashion-MNIST):
+    # counted in the first run's training time, that run looked several times slower on Compare.
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir, load_checkpoint_file
+    from gan_core.training.loop import train
+
+    monkeypatch.setenv("GAN_FEATURE_CACHE", str(tmp_path / "fresh-cache"))
+    features.clear_loaded()
+    cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=3,
+                                     log_every=1, eval_every=2, eval_samples=64, threads=1))  # eval before the last step
+    start = time.perf_counter()
+    assert train(RunDir.create("first", cfg)) == "finished"
+    wall = time.perf_counter() - start
+    run = RunDir.open("first")
+    records = [json.loads(line) for line in run.metrics_path.read_text().splitlines()]
+    assert any(r.get("kind") == "eval" for r in records)
+    assert run.read_status()["elapsed_s"] < 0.5 * wall, (run.read_status()["elapsed_s"], wall)
+    # built outside the run's random streams: the same weights as a run that found the space cached
+    features.clear_loaded()
+    assert train(RunDir.create("second", cfg)) == "finished"
+    first, _ = load_checkpoint_file(run.latest_checkpoint().weights)
+    second, _ = load_checkpoint_file(RunDir.open("second").latest_checkpoint().weights)
+    assert all(torch.equal(first[k], second[k]) for k in first if k.startswith("G."))
+    features.clear_loaded()

@@ -35,6 +35,7 @@ import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,7 +44,7 @@ import torch
 from gan_core.auglab.classifier import ClassifierBudget, flips_preserve_class, run_arm
 from gan_core.auglab.report import summarise, write_report
 from gan_core.auglab.synthetic import read_synthetic, write_synthetic
-from gan_core.config import PRESETS
+from gan_core.config import PRESETS, TrainConfig
 from gan_core.data import DatasetError, load_dataset
 from gan_core.data.subsets import SubsetError, is_subset_spec, make_subset, read_manifest, write_manifest
 from gan_core.runs.provenance import check_gan_data, real_images_seen
@@ -288,7 +289,11 @@ MAX_SYNTHETIC = 200_000  # images per K (M x classes): 200k at 32 px RGB is 600 
 
 def preflight(spec: LabSpec) -> None:
     """Refuse, before any folder is made, a lab that cannot run: an unlabelled set, a class
-    with fewer than K training images, or more synthetic images than memory allows."""
+    with fewer than K training images, more synthetic images than memory allows, or --gan-args
+    that would spoil the GAN."""
+    problems = gan_args_problems(spec.gan_args)
+    if problems:
+        raise LabError("--gan-args: " + "; ".join(problems))
     train = load_dataset(spec.data, spec.resolution, spec.channels, "train")
     if train.labels is None or len(train.classes) < 2:
         raise LabError(f"{spec.data} has no class labels: the lab needs a labelled set (class subfolders)")
@@ -300,6 +305,28 @@ def preflight(spec: LabSpec) -> None:
     if max(spec.synthetic_per_class) * len(train.classes) > MAX_SYNTHETIC:
         raise LabError(f"M={max(spec.synthetic_per_class)} per class x {len(train.classes)} classes is more than "
                        f"{MAX_SYNTHETIC} synthetic images")
+
+
+# `train` flags the lab sets itself: given in --gan-args they made the GAN unusable, found only after
+# it trained (measured: --gan-args "--resolution 16" trained, then "makes 16px/3ch images; the lab
+# uses 32px/3ch"; --data trained on the whole set, then "not fair").
+LAB_FLAGS = ("data", "resolution", "channels", "conditional", "no_conditional", "name", "resume")
+TRAIN_ONLY_FLAGS = ("lr", "config")  # `train` flags that are not config fields
+
+
+def gan_args_problems(args: list[str]) -> list[str]:
+    """What is wrong with --gan-args, checked before any folder is made or GAN trained."""
+    known = {f.name for f in dataclass_fields(TrainConfig)} | set(TRAIN_ONLY_FLAGS)
+    problems = []
+    for token in args:
+        if not token.startswith("--"):
+            continue
+        flag = token[2:].split("=", 1)[0].replace("-", "_")
+        if flag in LAB_FLAGS:
+            problems.append(f"--{flag.replace('_', '-')} is set by the lab itself (use the lab's own option)")
+        elif flag not in known and flag.removeprefix("no_") not in known:
+            problems.append(f"--{flag.replace('_', '-')} is not a `train` flag")
+    return problems
 
 
 def _draw(lab: Lab, spec: LabSpec, k: int) -> dict[str, Any]:

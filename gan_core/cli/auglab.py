@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     budget.add_argument("--gan-steps", type=int, help="generator steps per GAN")
     p.add_argument("--gan-augment", default=DEFAULT_AUGMENT, help="the GAN's small-data augmentation "
                    f"(the trainer's --augment; default {DEFAULT_AUGMENT}; 'none' for none)")
-    p.add_argument("--gan-args", default="", help="more `train` flags for the GAN, e.g. \"--width 16 --batch-size 32\"")
+    p.add_argument("--gan-args", default="", help="more `train` flags for the GAN, e.g. \"--width 16 --batch-size 32\" "
+                   "(not --data, --resolution, --channels or --conditional: the lab sets those)")
     p.add_argument("--reuse-run", metavar="RUN", help="use this conditional run as the GAN instead of training one")
     p.add_argument("--force-reuse", action="store_true", help="reuse a run that saw more real images (flagged unfair)")
     p.add_argument("--resolution", type=int, help="image size (default: the data set's preset)")

@@ -43,10 +43,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     if args.lr is not None:
         flags.setdefault("lr_g", args.lr)
         flags.setdefault("lr_d", args.lr)
-    data = flags.get("data") or file_values.get("data") or "fashion-mnist"
-    base = dict(PRESETS[flags["preset"]], preset=flags["preset"]) if flags.get("preset") in PRESETS else preset_for(data, flags.get("model") or file_values.get("model"))
     if flags.get("preset") and flags["preset"] not in PRESETS:
         raise ConfigError("preset", f"unknown preset {flags['preset']!r}; presets: {', '.join(PRESETS)}")
+    preset = PRESETS.get(flags.get("preset"), {})
+    # A named preset brings its data set (`--preset emoji` alone trains on emoji); --data or the file still win.
+    data = flags.get("data") or file_values.get("data") or preset.get("data") or "fashion-mnist"
+    base = dict(preset, preset=flags["preset"]) if preset else preset_for(data, flags.get("model") or file_values.get("model"))
     cfg = TrainConfig.from_dict({**base, **file_values, **flags, "data": data})
     name = args.name or f"{Path(str(cfg.data)).stem}-{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     return cfg, name

@@ -25,7 +25,7 @@ from gan_core.config import TrainConfig
 from gan_core.runs.rundir import CheckpointError, RunDir, load_checkpoint_file, say
 from gan_core.torch_utils.devices import Dist
 from gan_core.torch_utils.modules import count_params
-from gan_core.training.evaluation import evaluate_in_run
+from gan_core.training.evaluation import evaluate_in_run, prepare_evaluation
 from gan_core.training.trainer import Trainer
 
 STAT_KEYS = ("loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake", "grad_norm_g", "grad_norm_d")
@@ -123,6 +123,7 @@ def _target_steps(cfg: TrainConfig) -> int | None:
 def _loop(t: Trainer, stop: _StopSignal) -> str:
     cfg, run, main = t.cfg, t.run, t.dist.main
     budget_s = cfg.minutes * 60 if cfg.minutes > 0 else math.inf
+    prepare_evaluation(t)  # a one-off feature-space build is no training time
     last_log_time, last_log_images = time.perf_counter(), t.images_seen
     session_start, elapsed_at_start = time.perf_counter(), t.elapsed
     state = "finished"
