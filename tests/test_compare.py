@@ -300,3 +300,19 @@ def test_model_card_of_an_emoji_run_names_the_built_in_set():
     run = compare.RunData("e", Path("e"), "finished", {"data": "emoji", "model": "stylegan2"}, {}, [], [], [])
     card = _model_card(run, compare.run_row(run))
     assert "Noto Color Emoji" in card and "user's own images" not in card
+
+
+def test_model_card_of_an_augmentation_labs_gan_names_its_draw_and_source(tmp_path):
+    """A lab GAN's data is a subset manifest; its card called that "the user's own images"."""
+    from gan_core.data import load_dataset
+    from gan_core.data.subsets import make_subset, write_manifest
+    from gan_core.experiments.report import _model_card
+
+    train = load_dataset("shapes", 16, 3, "train")
+    path = write_manifest(make_subset("shapes", train.labels.numpy(), train.classes, 3, seed=0), tmp_path / "k3.subset.json")
+    run = compare.RunData("g", Path("g"), "finished", {"data": str(path), "model": "dcgan"}, {}, [], [], [])
+    card = _model_card(run, compare.run_row(run))
+    assert "augmentation lab's draw of 15 training images (3 per class) from shapes" in card
+    assert "procedural shapes" in card and "user's own images" not in card
+    path.unlink()
+    assert "manifest is gone" in _model_card(run, compare.run_row(run))

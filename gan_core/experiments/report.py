@@ -22,6 +22,7 @@ from PIL import Image
 from gan_core import __version__ as studio_version
 from gan_core.experiments.compare import (METRIC_LABELS, METRIC_MEANINGS, NOT_SETTINGS, QUALITY_KEYS, X_AXES, RunData, config_diff,
                       load_runs, plot_metric, run_row, seed_groups)
+from gan_core.data.subsets import SubsetError, is_subset_spec, read_manifest
 from gan_core.experiments.svgchart import line_chart
 from gan_core.inference.animation import gif_bytes
 from gan_core.inference.generators import (LoadedGenerator, generate, interpolate, load_generator, png_bytes,
@@ -216,15 +217,29 @@ def _config_html(runs: list[RunData]) -> str:
     return "".join(parts)
 
 
+def _data_source(data: str) -> str:
+    """Where a run's images came from, as HTML: a built-in's citation, an augmentation lab's
+    draw from one (its manifest names the set and the count), or the user's own images."""
+    if data in DATASET_PROVENANCE:
+        return escape(DATASET_PROVENANCE[data])
+    if is_subset_spec(data):
+        try:
+            sub = read_manifest(data)
+        except SubsetError:
+            return "an augmentation lab's draw whose manifest is gone"
+        return (f"an augmentation lab's draw of {len(sub.indices):,} training images ({sub.per_class} per class) "
+                f"from {escape(sub.source)}: " + _data_source(sub.source))
+    return (f"the user's own images ('{escape(data)}', imported into GAN Studio); "
+            "their origin and licence are the owner's to state")
+
+
 def _model_card(run: RunData, row: dict[str, Any]) -> str:
     data = str(run.config.get("data"))
-    source = DATASET_PROVENANCE.get(data) or (f"the user's own images ('{escape(data)}', imported into GAN Studio); "
-                                              "their origin and licence are the owner's to state")
     items = [
         ("Model", f"{_fmt(run.config.get('model'))} GAN, {_fmt(run.config.get('loss'))} loss, "
                   f"{_fmt(run.config.get('resolution'))} px, {_fmt(run.config.get('channels'))} channel(s)"
                   + (", class-conditional" if run.config.get("conditional") else "")),
-        ("Data set", f"{escape(data)}: {escape(source) if data in DATASET_PROVENANCE else source}"),
+        ("Data set", f"{escape(Path(data).name) if is_subset_spec(data) else escape(data)}: {_data_source(data)}"),
         ("Intended use", escape(INTENDED_USE)),
         ("Limits", escape(LIMITS)),
         ("Synthetic images", "Every image in this report is synthetic, made by this run's generator. PNGs exported by "
