@@ -116,6 +116,10 @@ def test_sweep_expands_combinations_times_seeds_with_names_and_tags():
         assert cfg.width == 8 and cfg.data == "shapes"  # the rest is the base config
     one = expand(base, [parse_vary("augment=color,cutout")], sweep="au")
     assert [(n, c.augment) for n, c in one] == [("au-augment=color-s5", ["color"]), ("au-augment=cutout-s5", ["cutout"])]
+    # one value of a list field joins its items with + (the comma separates values); none is empty
+    both = expand(base, [parse_vary("augment=color+translation,ada,none")], sweep="au")
+    assert [(n, c.augment) for n, c in both] == [("au-augment=color.translation-s5", ["color", "translation"]),
+                                                 ("au-augment=ada-s5", ["ada"]), ("au-augment=none-s5", [])]
 
 
 def test_sweep_refuses_bad_fields_values_and_names_with_the_configs_message():

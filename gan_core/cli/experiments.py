@@ -21,7 +21,8 @@ def cli_sweep(argv: list[str]) -> int:
                                                  "and seeds, tagged with the sweep's name (compare them on Compare).")
     add_train_arguments(parser)
     parser.add_argument("--vary", action="append", default=[], metavar="FIELD=V1,V2",
-                        help="a setting and the values to try (once or twice)")
+                        help="a setting and the values to try (once or twice); a list setting's value joins its items "
+                             "with + (augment=color+translation,ada,none)")
     parser.add_argument("--seeds", type=int, default=1, help="runs per combination, seeds seed, seed+1, ...")
     parser.add_argument("--dry-run", action="store_true", help="print the runs without queueing them")
     args = parser.parse_args(argv)

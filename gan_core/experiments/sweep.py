@@ -30,7 +30,9 @@ class SweepError(ValueError):
 
 
 def parse_vary(text: str) -> tuple[str, list[str]]:
-    """``"lr_d=2e-4,4e-4"`` -> ``("lr_d", ["2e-4", "4e-4"])`` (``lr-d`` works too)."""
+    """``"lr_d=2e-4,4e-4"`` -> ``("lr_d", ["2e-4", "4e-4"])`` (``lr-d`` works too). The comma
+    separates values, so one value of a list field joins its items with ``+``
+    (``augment=color+translation,ada,none``: three runs; ``none`` is the empty list)."""
     name, sep, values = str(text).partition("=")
     name = name.strip().replace("-", "_")
     items = [v.strip() for v in values.split(",") if v.strip()]
@@ -72,7 +74,7 @@ def expand(base: dict[str, Any], vary: list[tuple[str, list[str]]], seeds: int =
     first_seed = int(TrainConfig.from_dict(base).seed)
     out: list[tuple[str, TrainConfig]] = []
     for combo in itertools.product(*(values for _, values in vary)):
-        changes = dict(zip(names, combo))
+        changes = {n: _field_value(n, v) for n, v in zip(names, combo)}
         for i in range(int(seeds)):
             seed = first_seed + i
             cfg = TrainConfig.from_dict({**base, **changes, "seed": changes.get("seed", seed), "tags": tags})
@@ -88,7 +90,19 @@ def expand(base: dict[str, Any], vary: list[tuple[str, list[str]]], seeds: int =
     return out
 
 
-def _name_part(value: str) -> str:
+LIST_FIELDS = {f.name for f in fields(TrainConfig) if str(f.type).startswith("list")}
+
+
+def _field_value(name: str, value: str) -> Any:
+    """A --vary value as the config takes it: list fields' ``a+b`` is ``[a, b]``, ``none`` is ``[]``."""
+    if name not in LIST_FIELDS:
+        return value
+    return [] if value.lower() == "none" else [v for v in value.split("+") if v]
+
+
+def _name_part(value: Any) -> str:
+    if isinstance(value, list):
+        value = "+".join(value) or "none"
     return re.sub(r"[^A-Za-z0-9._=-]+", ".", str(value)).strip(".") or "x"
 
 
