@@ -32,6 +32,7 @@ from gan_core.data.importer import (
     open_source,
 )
 from gan_core.data.shapes import SHAPE_CLASSES
+from gan_core.data.subsets import SubsetError, is_subset_spec, read_manifest
 
 _BUILTIN_CLASSES = {"fashion-mnist": FASHION_CLASSES, "mnist": DIGIT_CLASSES,
                     "cifar10": CIFAR10_CLASSES, "digits": DIGIT_CLASSES, "shapes": SHAPE_CLASSES,
@@ -102,6 +103,11 @@ def data_problem(name: str) -> str | None:
     are looked at (nothing decoded)."""
     if name in BUILTIN_DATASETS:
         return None if _builtin_available(name) else f"{name} is not on this machine: it needs {describe_requirements(name)}"
+    if is_subset_spec(name):  # an augmentation lab's K-per-class draw: its manifest, then its source
+        try:
+            return data_problem(read_manifest(name).source)
+        except SubsetError as exc:
+            return str(exc)
     try:
         _set_path(name)
     except DatasetError as exc:
