@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from gan_core.data.importer import DatasetError
-from gan_core.inference.export import export_synthetic
 from gan_core.inference.animation import gif_bytes
+from gan_core.inference.export import export_synthetic
 from gan_core.inference.generators import (interpolate, load_generator, png_bytes, provenance, resolve_class, style_mix,
                                            to_pil, write_samples)
 from gan_core.runs.rundir import RunDir, RunError
