@@ -479,6 +479,25 @@ def test_translate_refuses_bad_inputs(tmp_path, pix2pix_checkpoint, capsys):
     assert "not a translation run" in capsys.readouterr().err
 
 
+def test_translate_never_writes_over_its_input(tmp_path, pix2pix_checkpoint, capsys):
+    """--out set to the input's folder (or to the input file) once replaced the user's drawing
+    with its translation; now nothing is written and the input stays byte for byte."""
+    inputs = tmp_path / "drawings"
+    inputs.mkdir()
+    Image.new("L", (64, 64), 255).save(inputs / "boot.png")
+    Image.new("L", (64, 64), 0).save(inputs / "sock.png")
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    ckpt = ["--checkpoint", str(pix2pix_checkpoint)]
+    assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(inputs)]) == 2
+    assert "is the input itself" in capsys.readouterr().err
+    assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(inputs / "." / "boot.png")]) == 2
+    assert cli_translate(ckpt + ["--image-dir", str(inputs), "--out", str(inputs / "..") + "/drawings"]) == 2
+    assert "is the input folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
+    assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(tmp_path)]) == 0  # elsewhere: fine
+    assert (tmp_path / "boot.png").is_file()
+
+
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):
     t = load_translator(checkpoint=pix2pix_checkpoint)
     x = t.prepare(Image.new("RGB", (90, 30), (255, 0, 0)))

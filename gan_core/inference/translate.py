@@ -284,10 +284,23 @@ def write_output(translator: Translator, image: Image.Image, dst: Path, source_n
     return dst
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file or folder (links and ``..`` resolved)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return Path(a).resolve() == Path(b).resolve()
+
+
 def translate_file(translator: Translator, src: Path, out: Path, reverse: bool = False) -> Path:
-    """One image; ``out`` is a file, or an existing folder (then the output keeps the name)."""
+    """One image; ``out`` is a file, or an existing folder (then the output keeps the name).
+    An output that would replace its own input is refused: ``--out`` set to the input's
+    folder turned ``a.png`` into its translation, and the drawing was gone."""
     image = open_input(Path(src), translator.paper)
     dst = out / output_names([(Path(src).name,)])[0][0] if out.is_dir() else out
+    if same_file(dst, src):
+        raise TranslateError(f"the output {dst} is the input itself: writing it would replace {Path(src).name}; "
+                             "choose another --out")
     return write_output(translator, image, dst, Path(src).name, reverse)
 
 
@@ -300,6 +313,9 @@ def translate_folder(translator: Translator, folder: Path, out: Path, reverse: b
         raise TranslateError(f"{folder} is not a folder")
     if out.exists() and not out.is_dir():
         raise TranslateError(f"--image-dir needs --out to be a folder; {out} is a file")
+    if same_file(out, folder):  # every PNG input would be replaced by its translation
+        raise TranslateError(f"--out {out} is the input folder: the translations would replace its PNG images; "
+                             "choose another folder")
     files, skipped = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith(".") or entry.name.lower() in ("thumbs.db", "desktop.ini", "__macosx"):
