@@ -107,15 +107,19 @@ def drawn_input():
 target = None
 if source == "Batch (several files)":
     ups = st.file_uploader("Images (PNG, JPEG …)", accept_multiple_files=True, key="tr_batch")
+    made_by = (run_name, str(ckpt.weights), reverse)
     if ups and st.button("Translate all", type="primary", icon=":material/swap_horiz:", key="tr_batch_go"):
         try:
             archive, written, skipped = translate_to_zip(translator, [(u.name, u.getvalue()) for u in ups], reverse)
         except TranslateError as exc:
             st.error(str(exc))
         else:
-            st.session_state["tr_zip"] = (archive, len(written), skipped)
-    if "tr_zip" in st.session_state:
-        archive, count, skipped = st.session_state["tr_zip"]
+            st.session_state["tr_zip"] = (made_by, archive, len(written), skipped)
+    # Only the ZIP of this run, checkpoint and direction: kept whatever the pick, another run's
+    # ZIP was offered under this run's name (its PNGs said the other run).
+    kept = st.session_state.get("tr_zip")
+    if kept and kept[0] == made_by:
+        _, archive, count, skipped = kept
         st.success(f"Translated {count} image{'s' if count != 1 else ''}; each PNG carries its source file, "
                    "run, step and direction.")
         for name, reason in skipped:

@@ -70,6 +70,29 @@ def test_batch_zip_has_one_png_per_readable_file_with_provenance():
         assert out.text["run"] == "cyc"
 
 
+def test_batch_zip_is_offered_only_for_the_run_and_direction_that_made_it():
+    """A batch ZIP made with one run was still offered, as "<other run>-translated.zip", after
+    picking another run or direction: PNGs of the wrong model under the wrong name."""
+    trained("p2p", model="pix2pix")
+    trained("cyc", model="cyclegan", domain_a="circle", domain_b="square")
+    png = io.BytesIO()
+    Image.new("L", (40, 40), 255).save(png, "PNG")
+    at = AppTest.from_file(str(ROOT / "pages" / "10_Translate.py"), default_timeout=90).run()
+    at.selectbox(key="tr_run").set_value("cyc").run()
+    at.radio(key="tr_source").set_value("Batch (several files)").run()
+    at.file_uploader(key="tr_batch").set_value([("shoe.png", png.getvalue(), "image/png")]).run()
+    at.button(key="tr_batch_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("download_button")) == 1 and "Translated 1 image" in at.success[0].value
+
+    at.radio(key="tr_direction").set_value("square → circle").run()
+    assert not at.get("download_button") and not at.success  # made A -> B: not this direction's
+    at.radio(key="tr_direction").set_value("circle → square").run()
+    assert len(at.get("download_button")) == 1  # back: the same ZIP again
+    at.selectbox(key="tr_run").set_value("p2p").run()
+    assert not at.exception and not at.get("download_button") and not at.success
+
+
 def test_train_page_offers_the_translation_models_with_their_recipe():
     at = AppTest.from_file(str(ROOT / "pages" / "3_Train.py"), default_timeout=90).run()
     at.selectbox(key="f_data").set_value("fashion-mnist").run()
