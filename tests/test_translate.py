@@ -498,6 +498,21 @@ def test_translate_never_writes_over_its_input(tmp_path, pix2pix_checkpoint, cap
     assert (tmp_path / "boot.png").is_file()
 
 
+def test_translate_device_flag_is_read_like_trains(tmp_path, pix2pix_checkpoint, capsys):
+    """--device auto (train's default) and a device that is not there ended in torch's traceback."""
+    src = tmp_path / "boot.png"
+    Image.new("L", (40, 40), 255).save(src)
+    ckpt = ["--checkpoint", str(pix2pix_checkpoint), "--image", str(src)]
+    assert cli_translate(ckpt + ["--out", str(tmp_path / "auto.png"), "--device", "auto"]) == 0
+    assert cli_translate(ckpt + ["--out", str(tmp_path / "gpu.png"), "--device", "gpu"]) == 2
+    assert "'gpu' is not a device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert cli_translate(ckpt + ["--out", str(tmp_path / "cuda.png"), "--device", "cuda"]) == 2
+        assert "no CUDA GPU here" in capsys.readouterr().err
+        assert cli_translate(ckpt + ["--out", str(tmp_path / "cuda.png"), "--device", "cuda:1"]) == 2
+    assert not (tmp_path / "gpu.png").exists() and not (tmp_path / "cuda.png").exists()
+
+
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):
     t = load_translator(checkpoint=pix2pix_checkpoint)
     x = t.prepare(Image.new("RGB", (90, 30), (255, 0, 0)))
