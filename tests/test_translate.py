@@ -19,12 +19,14 @@ from PIL import Image
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from gan_core.cli.main import main
 from gan_core.cli.translate import cli_translate
 from gan_core.data import FASHION_CLASSES, load_dataset
 from gan_core.data.importer import DatasetError
 from gan_core.data.paired import (
     PAIRED_TRANSFORMS,
     cached_edges,
+    domains,
     domains_from_classes,
     domains_from_folders,
     edges,
@@ -385,6 +387,26 @@ def test_domains_from_folders(tmp_path):
             Image.new("RGB", (20, 24), (value, value, value)).save(tmp_path / name / f"{i}.png")
     xa, xb = domains_from_folders(tmp_path / "horses", tmp_path / "zebras", 16, 3)
     assert xa.shape == xb.shape == (3, 3, 16, 16) and xa.mean() < 0 < xb.mean()
+
+
+def test_two_folders_are_the_domains_beside_a_labelled_data_set(tmp_path, tiny, capsys):
+    """--domain-a/--domain-b as two folders with a labelled --data (fashion-mnist by default)
+    failed the run after creating it: "no class named '/.../horses'"."""
+    for name, value in (("horses", 40), ("zebras", 220)):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("RGB", (20, 24), (value, value, value)).save(tmp_path / name / f"{i}.png")
+    horses, zebras = str(tmp_path / "horses"), str(tmp_path / "zebras")
+    xa, xb = domains("shapes", horses, zebras, 16, 1)
+    assert xa.shape == xb.shape == (3, 1, 16, 16) and xa.mean() < 0 < xb.mean()
+    assert [len(x) for x in domains("shapes", "circle", "square", 16, 1)] == [410, 410]  # classes as before
+    with pytest.raises(DatasetError, match="no class named 'squares'"):  # a typo still names the classes
+        domains("shapes", "circle", "squares", 16, 1)
+    with pytest.raises(DatasetError, match="no class named"):  # one folder and one class: which did you mean?
+        domains("shapes", horses, "square", 16, 1)
+    flags = tiny(model="cyclegan", domain_a=horses, domain_b=zebras, width=4, batch_size=2, steps=2, log_every=1,
+                 sample_every=2, checkpoint_every=2, name="hz")
+    assert main(["train", *flags]) == 0, capsys.readouterr().err
 
 
 # ---- translate inference -----------------------------------------------------------------------

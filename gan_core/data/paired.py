@@ -48,12 +48,14 @@ from skimage.feature import canny
 
 from gan_core.data.cache_files import write_cache_file
 from gan_core.data.images import (
+    _set_path,
     fit_image,
     load_dataset,
     match_channels,
     to_image_tensor,
 )
 from gan_core.data.importer import (
+    BUILTIN_DATASETS,
     DatasetError,
     ImportReport,
     Limits,
@@ -330,6 +332,27 @@ def domains(data: str, domain_a: str, domain_b: str, resolution: int, channels: 
         images = load_dataset(data, resolution, channels, split=split, seed=seed)
     except DatasetError:
         images = None
-    if images is not None and images.classes:
+    if images is not None and images.classes and not names_two_sets(domain_a, domain_b, images.classes):
         return domains_from_classes(images.images, images.labels, images.classes, domain_a, domain_b)
     return domains_from_folders(domain_a, domain_b, resolution, channels, split=split)
+
+
+def names_two_sets(domain_a: str, domain_b: str, classes: list[str]) -> bool:
+    """Whether the domains name two folders / sets rather than classes of a labelled ``--data``:
+    neither is a class and both exist. Without this, two folders beside the default
+    ``--data fashion-mnist`` failed the run with "no class named '/path/to/horses'"."""
+    lowered = {c.lower() for c in classes}
+    if {str(domain_a).strip().lower(), str(domain_b).strip().lower()} & lowered:
+        return False
+    return all(is_set_name(name) for name in (domain_a, domain_b))
+
+
+def is_set_name(name: str) -> bool:
+    """A built-in set, an imported set, or a folder / .zip of images (``load_dataset``'s names)."""
+    if name in BUILTIN_DATASETS:
+        return True
+    try:
+        _set_path(name)
+    except (DatasetError, OSError):
+        return False
+    return True
