@@ -70,9 +70,11 @@ except (TranslateError, CheckpointError, RunError, OSError) as exc:
 reverse = False
 if translator.model == "cyclegan":
     a_name, b_name = cfg.domain_a, cfg.domain_b
-    direction = top[1].radio("Direction", [f"{a_name} → {b_name}", f"{b_name} → {a_name}"], horizontal=True,
-                             key="tr_direction")
-    reverse = direction.startswith(b_name)
+    directions = [f"{a_name} → {b_name}", f"{b_name} → {a_name}"]
+    # By position, not by text: with folders "cats-cartoon" and "cats" both labels start with B's
+    # name, and a prefix test made both directions B -> A.
+    direction = top[1].radio("Direction", directions, horizontal=True, key="tr_direction")
+    reverse = directions.index(direction) == 1
 else:
     top[1].markdown(f"<span class='studio-badge'>pix2pix · {cfg.paired_transform} → image · step {ckpt.step:,}"
                     "</span>", unsafe_allow_html=True)

@@ -55,6 +55,26 @@ def test_translate_page_draw_pick_and_cycle():
     assert not at.exception and "And back again" in captions(at)
 
 
+def test_direction_switch_with_one_domain_name_a_prefix_of_the_other(tmp_path):
+    """Domains "cats-cartoon" (A) and "cats" (B): both direction labels start with B's name, and
+    the page, telling them apart by that prefix, translated B -> A both ways."""
+    for name, value in (("cats-cartoon", 40), ("cats", 220)):
+        (tmp_path / name).mkdir()
+        for i in range(12):
+            Image.new("L", (20, 20), value + i).save(tmp_path / name / f"{i}.png")
+    trained("cc", model="cyclegan", domain_a=str(tmp_path / "cats-cartoon"), domain_b=str(tmp_path / "cats"))
+    at = AppTest.from_file(str(ROOT / "pages" / "10_Translate.py"), default_timeout=90).run()
+    at.radio(key="tr_source").set_value("Data set image").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def shown() -> list[str]:
+        return [i.url for image in at.get("image") for i in image.proto.imgs]
+
+    a_to_b = shown()
+    at.radio(key="tr_direction").set_value(at.radio(key="tr_direction").options[1]).run()
+    assert not at.exception and shown() != a_to_b  # a cat, not the same cartoon again
+
+
 def test_batch_zip_has_one_png_per_readable_file_with_provenance():
     trained("cyc", model="cyclegan", domain_a="circle", domain_b="ring")
     translator = load_translator("cyc")
