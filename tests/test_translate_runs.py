@@ -83,6 +83,24 @@ def test_cli_trains_then_translate_serves_and_sample_points_there(tmp_path, tiny
     assert main(["--help"]) == 0 and "translate" in capsys.readouterr().out
 
 
+def test_pix2pix_on_a_folder_of_real_pairs_learns_the_pairs_by_default(tmp_path, tiny):
+    """`--model pix2pix --data pairs/` (A/ and B/ inside) trained the "edges" default: outlines of
+    the A and B images alike as inputs, both as targets, the real pairs unused."""
+    for side, value in (("A", 0), ("B", 255)):
+        (tmp_path / "pairs" / side).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (20, 20), value).save(tmp_path / "pairs" / side / f"{i}.png")
+    pairs, flat = str(tmp_path / "pairs"), str(tmp_path / "pairs" / "A")
+    assert preset_for(pairs, "pix2pix")["paired_transform"] == "folder"
+    assert preset_for(flat, "pix2pix")["paired_transform"] == "edges"  # one image set: outlines of it
+    assert main(["train", *tiny(model="pix2pix", data=pairs, channels=1, width=4, batch_size=2, steps=2, log_every=1,
+                                sample_every=2, checkpoint_every=2, name="real-pairs")]) == 0
+    assert RunDir.open("real-pairs").config().paired_transform == "folder"
+    assert main(["train", *tiny(model="pix2pix", data=pairs, channels=1, width=4, batch_size=2, steps=2, log_every=1,
+                                paired_transform="edges", name="asked-edges")]) == 0  # a flag still wins
+    assert RunDir.open("asked-edges").config().paired_transform == "edges"
+
+
 def test_launched_as_a_background_job_like_any_run():
     """``launch`` (a real child process) trains a CycleGAN run to its end; its status carries the
     run's own losses for Monitor."""
