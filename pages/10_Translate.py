@@ -57,8 +57,12 @@ if not runs:
     page_link("train", "Go to Train", icon=":material/model_training:")
     st.stop()
 
+names = [r.name for r in runs]
+wanted = st.session_state.pop("translate_run", None)  # sent here by Monitor or Generate with this run
+if wanted in names:
+    st.session_state["tr_run"] = wanted
 top = st.columns([1.6, 1.2])
-run_name = top[0].selectbox("Run", [r.name for r in runs], key="tr_run")
+run_name = top[0].selectbox("Run", names, key="tr_run")
 run = next(r for r in runs if r.name == run_name)
 cfg, ckpt = run.config(), run.latest_checkpoint()
 try:

@@ -15,6 +15,7 @@ from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
+from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.charts import EVAL_KEYS, chart_figure, charts_for, d_output_axis, point_count, variety_figure  # noqa: E402
 from ui.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
@@ -294,6 +295,15 @@ def grid_caption(cfg, step: int) -> str:
     return f"Same fixed noise at step {step:,}" + (" · one column per class" if cfg and cfg.conditional else "")
 
 
+def model_of(name: str) -> str | None:
+    """A run's model, None when its config cannot be read."""
+    run = open_run(name)
+    try:
+        return run.config().model if run else None
+    except RunError:
+        return None
+
+
 def samples(primary: RunDir, cfg) -> None:
     """The fixed-noise grids through training, with a slider that follows the newest."""
     grids = primary.sample_grids()
@@ -324,7 +334,10 @@ for name in selected:
 live_charts()
 
 b1, b2, _ = st.columns([1, 1, 2])
-if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
+if model_of(selected[0]) in of_kind("translation"):  # Generate only says "use Translate" for these
+    if b1.button("Translate with this run", icon=":material/swap_horiz:", key="to_translate"):
+        go("translate", translate_run=selected[0])
+elif b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
 b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names)).encode("utf-8"),
                    file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",

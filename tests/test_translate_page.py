@@ -134,3 +134,31 @@ def test_monitor_charts_a_cyclegan_runs_own_terms_and_its_grid():
     titles = [str(c.proto.spec) for c in at.get("plotly_chart")]
     assert any("Translation terms" in t and "cycle A" in t and "identity B" in t for t in titles)
     assert any("A→B · back to A" in i.caption for image in at.get("image") for i in image.proto.imgs)
+
+
+def test_monitor_and_generate_send_a_translation_run_to_translate_with_that_run():
+    """Monitor offered "Generate images from this run" for a CycleGAN run, and Generate's "Go to
+    Translate" opened Translate on its first run, not the one being looked at."""
+    trained("cyc", model="cyclegan", domain_a="circle", domain_b="square")
+    trained("p2p", model="pix2pix")  # newest: first in the lists
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Monitor.py"), default_timeout=90)
+    at.session_state["monitor_runs"] = ["cyc"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [b for b in at.button if b.key == "to_generate"]
+    at.button(key="to_translate").click().run()
+    assert at.session_state["translate_run"] == "cyc"
+
+    at = AppTest.from_file(str(ROOT / "pages" / "7_Generate.py"), default_timeout=90)
+    at.session_state["generate_run"] = "cyc"
+    at.run()
+    at.button(key="gen_to_translate").click().run()
+    assert at.session_state["translate_run"] == "cyc"
+
+    assert AppTest.from_file(str(ROOT / "pages" / "10_Translate.py"), default_timeout=90).run().selectbox(
+        key="tr_run").value == "p2p"  # unasked: the first run
+    at = AppTest.from_file(str(ROOT / "pages" / "10_Translate.py"), default_timeout=90)
+    at.session_state["translate_run"] = "cyc"
+    at.run()
+    assert not at.exception and at.selectbox(key="tr_run").value == "cyc"
+    assert at.radio(key="tr_direction").options == ["circle → square", "square → circle"]
