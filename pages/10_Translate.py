@@ -98,6 +98,9 @@ def drawn_input():
     tool = c1.radio("Tool", ["Brush", "Eraser"], horizontal=True, key="tr_tool",
                     help="The eraser paints white paper; the canvas toolbar has undo, redo and clear.")
     width = c2.slider("Brush size", 2, 40, 8, key="tr_brush")
+    # The canvas's toolbar rises 2.65rem (42 px) above it while the pointer is on the canvas and
+    # lay over "Eraser": going from a stroke to the eraser clicked the toolbar. Room for it:
+    st.space(28)
     result = st_canvas(stroke_width=width if tool == "Brush" else width * 2,
                        stroke_color="#000000" if tool == "Brush" else "#ffffff", background_color="#ffffff",
                        height=256, width=256, drawing_mode="freedraw", return_image_data=True, key="tr_canvas")
