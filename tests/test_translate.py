@@ -535,6 +535,23 @@ def test_translate_device_flag_is_read_like_trains(tmp_path, pix2pix_checkpoint,
     assert not (tmp_path / "gpu.png").exists() and not (tmp_path / "cuda.png").exists()
 
 
+def test_translate_outputs_are_as_readable_as_samples(tmp_path, pix2pix_checkpoint):
+    """translate's PNGs came out 0600 (its temp file's mode), unreadable to a web server or a
+    colleague, while sample's and superres's follow the umask."""
+    src = tmp_path / "boot.png"
+    Image.new("L", (40, 40), 255).save(src)
+    old = os.umask(0o022)
+    try:
+        assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                              "--out", str(tmp_path / "out" / "boot.png")]) == 0
+        assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image-dir", str(tmp_path),
+                              "--out", str(tmp_path / "all")]) in (0, 1)
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "out" / "boot.png", tmp_path / "all" / "boot.png"):
+        assert path.stat().st_mode & 0o777 == 0o644, oct(path.stat().st_mode)
+
+
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):
     t = load_translator(checkpoint=pix2pix_checkpoint)
     x = t.prepare(Image.new("RGB", (90, 30), (255, 0, 0)))

@@ -281,7 +281,15 @@ def write_output(translator: Translator, image: Image.Image, dst: Path, source_n
     out = translator.translate_image(image, reverse)
     dst.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dst, png_bytes(out, provenance(translator, source_name, reverse)))
+    os.chmod(dst, 0o666 & ~current_umask())  # mkstemp's 0600 made outputs private; sample's are not
     return dst
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def same_file(a: Path, b: Path) -> bool:
