@@ -552,6 +552,18 @@ def test_translate_outputs_are_as_readable_as_samples(tmp_path, pix2pix_checkpoi
         assert path.stat().st_mode & 0o777 == 0o644, oct(path.stat().st_mode)
 
 
+def test_translate_out_ending_in_a_slash_is_a_folder(tmp_path, pix2pix_checkpoint):
+    """--image x.png --out results/ (not there yet) wrote a file named "results"."""
+    src = tmp_path / "boot.jpg"
+    Image.new("L", (40, 40), 255).save(src)
+    assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                          "--out", str(tmp_path / "results") + "/"]) == 0
+    assert (tmp_path / "results").is_dir() and (tmp_path / "results" / "boot.png").is_file()
+    assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                          "--out", str(tmp_path / "painted")]) == 0  # no slash: a file of that name, as before
+    assert (tmp_path / "painted").is_file()
+
+
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):
     t = load_translator(checkpoint=pix2pix_checkpoint)
     x = t.prepare(Image.new("RGB", (90, 30), (255, 0, 0)))

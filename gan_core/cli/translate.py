@@ -5,6 +5,7 @@ stderr); 2 nothing done (bad run, bad input)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -42,11 +43,14 @@ def cli_translate(argv: list[str]) -> int:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", type=Path, help="one input image")
     src.add_argument("--image-dir", type=Path, help="a folder of input images (the files directly in it)")
-    parser.add_argument("--out", type=Path, required=True, help="output file or folder (--image-dir: a folder)")
+    parser.add_argument("--out", required=True, help="output file or folder (--image-dir: a folder; "
+                        "--image: a folder when it exists or ends with /)")
     parser.add_argument("--reverse", action="store_true", help="CycleGAN: translate B -> A")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
     parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
+    wants_folder = args.out.endswith(("/", os.sep))  # Path() drops the slash: "new/" became a file "new"
+    args.out = Path(args.out)
     try:
         translator = load_translator(args.run, args.checkpoint, ema=not args.raw, device=device_of(args.device))
         if args.reverse and translator.model != "cyclegan":
@@ -54,6 +58,8 @@ def cli_translate(argv: list[str]) -> int:
         if args.image is not None:
             if not args.image.is_file():
                 raise TranslateError(f"{args.image} is not a file (use --image-dir for a folder)")
+            if wants_folder:
+                args.out.mkdir(parents=True, exist_ok=True)
             dst = translate_file(translator, args.image, args.out, args.reverse)
             print(f"{args.image.name} -> {dst}")
             return 0
