@@ -40,6 +40,7 @@ from gan_core.data.paired import (
 )
 from gan_core.inference.translate import (
     TranslateError,
+    held_out_example,
     load_translator,
     open_input,
     save_translator,
@@ -562,6 +563,24 @@ def test_translate_out_ending_in_a_slash_is_a_folder(tmp_path, pix2pix_checkpoin
     assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
                           "--out", str(tmp_path / "painted")]) == 0  # no slash: a file of that name, as before
     assert (tmp_path / "painted").is_file()
+
+
+def test_a_held_out_image_of_a_set_that_is_gone_says_why(tmp_path):
+    """A run's data moved or deleted after training: the page's "Data set image" said only "no
+    held-out image 0 in <set>", as if the index were out of range."""
+    from gan_core.config import TrainConfig, preset_for
+
+    pairs = tmp_path / "pairs"
+    for side in ("A", "B"):
+        (pairs / side).mkdir(parents=True)
+        Image.new("L", (20, 20), 9).save(pairs / side / "0.png")
+    cfg = TrainConfig.from_dict({**preset_for(str(pairs), "pix2pix"), "paired_transform": "folder", "channels": 1})
+    x, target = held_out_example(cfg, 0)
+    assert x.shape == target.shape == (1, 1, 32, 32)
+    (pairs / "A" / "0.png").unlink(), (pairs / "B" / "0.png").unlink()
+    (pairs / "A").rmdir(), (pairs / "B").rmdir(), pairs.rmdir()
+    with pytest.raises(TranslateError, match=r"no held-out image 0 in .*pairs: .*pairs does not exist"):
+        held_out_example(cfg, 0)
 
 
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):

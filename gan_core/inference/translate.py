@@ -376,6 +376,7 @@ def translate_to_zip(translator: Translator, files: list[tuple[str, bytes]], rev
 def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A held-out input of a run's own data ([1, C, R, R]) and, for pix2pix, its real target:
     the test split's image ``index`` (the training split's when the set has no test split)."""
+    why = ""  # the loader's reason: a set moved or deleted since training read "no held-out image 0"
     for split in ("test", "train"):
         try:
             if cfg.model == "cyclegan":
@@ -390,6 +391,7 @@ def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tens
                                   limit=index + 1).images[index:index + 1]
             if len(target):
                 return paired_input(target, cfg.paired_transform, [index]), target
-        except (DatasetError, ValueError):
+        except (DatasetError, ValueError) as exc:
+            why = f": {exc}"
             continue
-    raise TranslateError(f"no held-out image {index} in {cfg.data}")
+    raise TranslateError(f"no held-out image {index} in {cfg.data}{why}")
