@@ -129,12 +129,16 @@ if source == "Batch (several files)":
     kept = st.session_state.get("tr_zip")
     if kept and kept[0] == made_by:
         _, archive, count, skipped = kept
-        st.success(f"Translated {count} image{'s' if count != 1 else ''}; each PNG carries its source file, "
-                   "run, step and direction.")
+        if count:
+            st.success(f"Translated {count} image{'s' if count != 1 else ''}; each PNG carries its source file, "
+                       "run, step and direction.")
+        else:  # (was a green "Translated 0 images" and an empty ZIP to download)
+            st.error("None of these files could be read as an image: nothing to download.")
         for name, reason in skipped:
             st.warning(f"Skipped {name}: {reason}")
-        st.download_button("Download ZIP", archive, file_name=f"{run_name}-translated.zip", mime="application/zip",
-                           icon=":material/download:", key="tr_zip_download")
+        if count:
+            st.download_button("Download ZIP", archive, file_name=f"{run_name}-translated.zip",
+                               mime="application/zip", icon=":material/download:", key="tr_zip_download")
     st.stop()
 
 if source == "Draw":

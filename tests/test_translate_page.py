@@ -113,6 +113,18 @@ def test_batch_zip_is_offered_only_for_the_run_and_direction_that_made_it():
     assert not at.exception and not at.get("download_button") and not at.success
 
 
+def test_a_batch_with_no_readable_image_offers_no_empty_zip():
+    """Only unreadable files: the page said "Translated 0 images" in green and offered an empty ZIP."""
+    trained("p2p", model="pix2pix")
+    at = AppTest.from_file(str(ROOT / "pages" / "10_Translate.py"), default_timeout=90).run()
+    at.radio(key="tr_source").set_value("Batch (several files)").run()
+    at.file_uploader(key="tr_batch").set_value([("notes.txt", b"not an image", "text/plain")]).run()
+    at.button(key="tr_batch_go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.get("download_button") and not at.success
+    assert "could be read as an image" in at.error[0].value and "notes.txt" in at.warning[0].value
+
+
 def test_train_page_offers_the_translation_models_with_their_recipe():
     at = AppTest.from_file(str(ROOT / "pages" / "3_Train.py"), default_timeout=90).run()
     at.selectbox(key="f_data").set_value("fashion-mnist").run()
