@@ -101,6 +101,28 @@ def test_pix2pix_on_a_folder_of_real_pairs_learns_the_pairs_by_default(tmp_path,
     assert RunDir.open("asked-edges").config().paired_transform == "edges"
 
 
+def test_pix2pix_on_an_imported_set_of_real_pairs(tmp_path, tiny):
+    """A pairs folder imported with `data import` (the safe way in): pix2pix on it failed with
+    "mypairs does not exist" (the name was read as a path), and once found, no file had a partner
+    (the importer numbers its files: A/3.png -> A/000003-3.png, B/3.png -> B/000027-3.png)."""
+    from gan_core.data.importer import import_dataset
+    from gan_core.data.paired import load_paired_folder
+
+    for side in ("A", "B"):
+        (tmp_path / "pairs" / side).mkdir(parents=True)
+    for i in range(12):
+        Image.new("L", (20, 20), 10 * i).save(tmp_path / "pairs" / "A" / f"{i}.png")
+        Image.new("L", (20, 20), 250 - 10 * i).save(tmp_path / "pairs" / "B" / f"{i}.jpg")
+    import_dataset(tmp_path / "pairs", "mypairs")
+    pairs = load_paired_folder("mypairs", 16, 1)
+    assert len(pairs) == 11 and not pairs.report.skipped  # every 10th (1 of 12) held out
+    a, b = ((pairs.a.mean((1, 2, 3)) + 1) * 127.5).round(), ((pairs.b.mean((1, 2, 3)) + 1) * 127.5).round()
+    assert (a + b - 250).abs().max() <= 2  # each A met its own B
+    assert main(["train", *tiny(model="pix2pix", data="mypairs", channels=1, width=4, batch_size=2, steps=2,
+                                log_every=1, sample_every=2, checkpoint_every=2, name="imported-pairs")]) == 0
+    assert RunDir.open("imported-pairs").config().paired_transform == "folder"
+
+
 def test_launched_as_a_background_job_like_any_run():
     """``launch`` (a real child process) trains a CycleGAN run to its end; its status carries the
     run's own losses for Monitor."""
