@@ -583,6 +583,21 @@ def test_a_held_out_image_of_a_set_that_is_gone_says_why(tmp_path):
         held_out_example(cfg, 0)
 
 
+def test_a_held_out_index_past_the_test_split_wraps_within_it(tmp_path):
+    """pix2pix on a small set: "Held-out image" 5 of a 1-image test split showed training image 5
+    as held out (and on a smaller set said "no held-out image"); it wraps, as CycleGAN's does."""
+    from gan_core.config import TrainConfig, preset_for
+
+    for i in range(12):  # every 10th file is held out: 9.png only
+        Image.new("L", (16, 16), 20 * i).save(tmp_path / f"{i:02d}.png")
+    cfg = TrainConfig.from_dict({**preset_for(str(tmp_path), "pix2pix"), "channels": 1, "resolution": 16})
+    held_out = load_dataset(str(tmp_path), 16, 1, split="test").images
+    assert len(held_out) == 1
+    for index in (0, 5, 999):
+        x, target = held_out_example(cfg, index)
+        assert torch.equal(target, held_out[:1]), index
+
+
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):
     t = load_translator(checkpoint=pix2pix_checkpoint)
     x = t.prepare(Image.new("RGB", (90, 30), (255, 0, 0)))

@@ -375,7 +375,8 @@ def translate_to_zip(translator: Translator, files: list[tuple[str, bytes]], rev
 
 def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A held-out input of a run's own data ([1, C, R, R]) and, for pix2pix, its real target:
-    the test split's image ``index`` (the training split's when the set has no test split)."""
+    the test split's image ``index`` modulo its size (the training split's when the set has
+    no test split)."""
     why = ""  # the loader's reason: a set moved or deleted since training read "no held-out image 0"
     for split in ("test", "train"):
         try:
@@ -387,10 +388,12 @@ def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tens
                 pairs = load_paired_folder(cfg.data, cfg.resolution, cfg.channels, split=split)
                 i = index % len(pairs)
                 return pairs.a[i:i + 1], pairs.b[i:i + 1]
-            target = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed,
-                                  limit=index + 1).images[index:index + 1]
-            if len(target):
-                return paired_input(target, cfg.paired_transform, [index]), target
+            images = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed,
+                                  limit=index + 1).images
+            if len(images):  # fewer than index + 1: the whole split, so wrap as the branches above do
+                i = index % len(images)  # (past the end, a training image was shown as held out)
+                target = images[i:i + 1]
+                return paired_input(target, cfg.paired_transform, [i]), target
         except (DatasetError, ValueError) as exc:
             why = f": {exc}"
             continue
