@@ -261,7 +261,7 @@ def live_charts() -> None:
         for w in warnings:
             (st.error if w.level == "error" else st.warning)(f"**{w.title}.** {w.text}")
         st.markdown("##### Are my curves normal?")
-        st.info(healthy_note(cfg.loss if cfg else "minimax"), icon=":material/help:")
+        st.info(healthy_note(cfg.loss if cfg else "minimax", cfg.model if cfg else None), icon=":material/help:")
 
     if primary is not None:
         g1, g2 = st.columns([1, 1.5], gap="large")

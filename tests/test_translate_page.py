@@ -174,3 +174,17 @@ def test_monitor_and_generate_send_a_translation_run_to_translate_with_that_run(
     at.run()
     assert not at.exception and at.selectbox(key="tr_run").value == "cyc"
     assert at.radio(key="tr_direction").options == ["circle → square", "square → circle"]
+
+
+def test_monitor_says_what_healthy_curves_look_like_for_a_translation_run():
+    """For a pix2pix run Monitor said loss D sits near 1.39 and loss G around 0.7-2 (the
+    non-saturating GAN's levels); pix2pix halves loss D and its loss G is mostly 100 x L1."""
+    trained("p2p", model="pix2pix")
+    trained("cyc", model="cyclegan", domain_a="circle", domain_b="square")
+    for run, words in (("p2p", "100 × the L1 distance"), ("cyc", "10 × the two cycle errors")):
+        at = AppTest.from_file(str(ROOT / "pages" / "4_Monitor.py"), default_timeout=90)
+        at.session_state["monitor_runs"] = [run]
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        notes = [i.value for i in at.info if "Healthy curves" in i.value]
+        assert len(notes) == 1 and words in notes[0] and "2·ln 2" not in notes[0], notes
