@@ -14,6 +14,7 @@ from gan_core.access import ownership  # noqa: E402
 from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
+from gan_core.runs.readout import GRID_ROWS  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
 from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
@@ -288,10 +289,8 @@ def grid_png(path: str, mtime: float, tile: int) -> bytes:
 
 
 def grid_caption(cfg, step: int) -> str:
-    if cfg is not None and cfg.model == "pix2pix":
-        return f"Fixed held-out images at step {step:,} · rows: input · output · target"
-    if cfg is not None and cfg.model == "cyclegan":
-        return (f"Fixed held-out images at step {step:,} · rows: A · A→B · back to A, then B · B→A · back to B")
+    if cfg is not None and cfg.model in GRID_ROWS:
+        return f"Fixed held-out images at step {step:,} · rows: {GRID_ROWS[cfg.model]}"
     return f"Same fixed noise at step {step:,}" + (" · one column per class" if cfg and cfg.conditional else "")
 
 
@@ -327,7 +326,9 @@ def samples(primary: RunDir, cfg) -> None:
     if len(steps) > 1:
         st.select_slider("Through training", steps, key=key, format_func=lambda s: f"step {s:,}",
                          label_visibility="collapsed",
-                         help="The same fixed noise at every step: slide to watch the images form.")
+                         help=("The same held-out images at every step: slide to watch the translations form."
+                               if cfg is not None and cfg.model in GRID_ROWS else
+                               "The same fixed noise at every step: slide to watch the images form."))
 
 for name in selected:
     header(name)

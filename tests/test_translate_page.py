@@ -188,3 +188,14 @@ def test_monitor_says_what_healthy_curves_look_like_for_a_translation_run():
         assert not at.exception, [e.value for e in at.exception]
         notes = [i.value for i in at.info if "Healthy curves" in i.value]
         assert len(notes) == 1 and words in notes[0] and "2·ln 2" not in notes[0], notes
+
+
+def test_the_report_says_what_a_translation_runs_grid_shows():
+    """The HTML report captioned a CycleGAN run's grid "The same fixed noise all run long" (and
+    tagged the PNG "fixed-noise sample grid"): its rows are held-out images and their translations."""
+    from gan_core.experiments.report import build_report
+
+    trained("cyc", model="cyclegan", domain_a="circle", domain_b="square")
+    html = build_report(["cyc"])
+    assert "rows: A · A→B · back to A, then B · B→A · back to B" in html
+    assert "fixed noise" not in html.lower() and "fixed-noise" not in html
