@@ -15,7 +15,7 @@ from gan_core.cli.main import main
 from gan_core.config import ConfigError, TrainConfig, preset_for
 from gan_core.inference.translate import load_translator
 from gan_core.jobs import manager as jobs
-from gan_core.runs.rundir import RunDir, load_checkpoint_file
+from gan_core.runs.rundir import RunDir, RunError, load_checkpoint_file
 from gan_core.training.loop import train
 
 TINY = dict(data="shapes", resolution=16, channels=1, width=4, batch_size=4, steps=6, log_every=2, sample_every=3,
@@ -121,6 +121,16 @@ def test_pix2pix_on_an_imported_set_of_real_pairs(tmp_path, tiny):
     assert main(["train", *tiny(model="pix2pix", data="mypairs", channels=1, width=4, batch_size=2, steps=2,
                                 log_every=1, sample_every=2, checkpoint_every=2, name="imported-pairs")]) == 0
     assert RunDir.open("imported-pairs").config().paired_transform == "folder"
+
+
+def test_real_pairs_from_a_built_in_set_are_refused_before_a_run_exists(tiny, capsys):
+    """--paired-transform folder --data shapes made a run that then failed: "shapes does not exist"."""
+    with pytest.raises(ConfigError, match="shapes is a built-in set of single images"):
+        TrainConfig.from_dict(dict(PAIRED, paired_transform="folder"))
+    assert main(["train", *tiny(model="pix2pix", paired_transform="folder", name="pairs-of-shapes")]) == 2
+    assert "built-in set" in capsys.readouterr().err
+    with pytest.raises(RunError):  # no failed run left behind
+        RunDir.open("pairs-of-shapes")
 
 
 def test_launched_as_a_background_job_like_any_run():
