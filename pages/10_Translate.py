@@ -87,6 +87,15 @@ source = st.radio("Input", ["Draw", "Data set image", "Upload", "Batch (several 
                   key="tr_source")
 
 
+def drawing_to_restore():
+    """The drawing to open the canvas with: the last one when the canvas comes back (Streamlit
+    drops a widget's state on a run that does not draw it, and a look at "Data set image"
+    emptied the canvas). Fixed while the canvas stays, so its undo history is not reset."""
+    if "tr_canvas" not in st.session_state:  # (re)created on this run
+        st.session_state["tr_canvas_start"] = st.session_state.get("tr_drawing")
+    return st.session_state.get("tr_canvas_start")
+
+
 def drawn_input():
     """The canvas's drawing as a model input (None when the component is missing)."""
     try:
@@ -103,11 +112,16 @@ def drawn_input():
     st.space(28)
     result = st_canvas(stroke_width=width if tool == "Brush" else width * 2,
                        stroke_color="#000000" if tool == "Brush" else "#ffffff", background_color="#ffffff",
-                       height=256, width=256, drawing_mode="freedraw", return_image_data=True, key="tr_canvas")
+                       height=256, width=256, drawing_mode="freedraw", initial_drawing=drawing_to_restore(),
+                       return_image_data=True, key="tr_canvas")
+    st.session_state["tr_drawing"] = result.json_data  # kept while another input is shown
     try:
         data = result.image_data
     except Exception:  # noqa: BLE001 - nothing drawn yet (no component value)
         data = None
+    if data is None:  # a restored canvas shows its drawing but sends no pixels until the next stroke
+        data = st.session_state.get("tr_pixels")
+    st.session_state["tr_pixels"] = data
     drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0)) if data is None else Image.fromarray(
         np.asarray(data, dtype=np.uint8), "RGBA")
     return translator.prepare_drawing(drawing, reverse)
