@@ -509,11 +509,14 @@ def test_translate_never_writes_over_its_input(tmp_path, pix2pix_checkpoint, cap
     inputs.mkdir()
     Image.new("L", (64, 64), 255).save(inputs / "boot.png")
     Image.new("L", (64, 64), 0).save(inputs / "sock.png")
+    Image.new("L", (64, 64), 0).save(inputs / "sock.jpg")  # its translation would be named sock.png
     before = {p.name: p.read_bytes() for p in inputs.iterdir()}
     ckpt = ["--checkpoint", str(pix2pix_checkpoint)]
     assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(inputs)]) == 2
     assert "is the input itself" in capsys.readouterr().err
     assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(inputs / "." / "boot.png")]) == 2
+    assert cli_translate(ckpt + ["--image", str(inputs / "sock.jpg"), "--out", str(inputs)]) == 2
+    assert "already holds sock.png" in capsys.readouterr().err
     assert cli_translate(ckpt + ["--image-dir", str(inputs), "--out", str(inputs / "..") + "/drawings"]) == 2
     assert "is the input folder" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before

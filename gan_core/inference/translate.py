@@ -309,6 +309,8 @@ def translate_file(translator: Translator, src: Path, out: Path, reverse: bool =
     if same_file(dst, src):
         raise TranslateError(f"the output {dst} is the input itself: writing it would replace {Path(src).name}; "
                              "choose another --out")
+    if out.is_dir() and same_file(out, Path(src).parent) and dst.exists():  # shoe.jpg -> the user's shoe.png
+        raise TranslateError(f"--out {out} is the input's folder and already holds {dst.name}; choose another --out")
     return write_output(translator, image, dst, Path(src).name, reverse)
 
 
