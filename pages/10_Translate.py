@@ -57,8 +57,12 @@ if not runs:
     page_link("train", "Go to Train", icon=":material/model_training:")
     st.stop()
 
+names = [r.name for r in runs]
+wanted = st.session_state.pop("translate_run", None)  # sent here by Monitor or Generate with this run
+if wanted in names:
+    st.session_state["tr_run"] = wanted
 top = st.columns([1.6, 1.2])
-run_name = top[0].selectbox("Run", [r.name for r in runs], key="tr_run")
+run_name = top[0].selectbox("Run", names, key="tr_run")
 run = next(r for r in runs if r.name == run_name)
 cfg, ckpt = run.config(), run.latest_checkpoint()
 try:
@@ -70,15 +74,26 @@ except (TranslateError, CheckpointError, RunError, OSError) as exc:
 reverse = False
 if translator.model == "cyclegan":
     a_name, b_name = cfg.domain_a, cfg.domain_b
-    direction = top[1].radio("Direction", [f"{a_name} → {b_name}", f"{b_name} → {a_name}"], horizontal=True,
-                             key="tr_direction")
-    reverse = direction.startswith(b_name)
+    directions = [f"{a_name} → {b_name}", f"{b_name} → {a_name}"]
+    # By position, not by text: with folders "cats-cartoon" and "cats" both labels start with B's
+    # name, and a prefix test made both directions B -> A.
+    direction = top[1].radio("Direction", directions, horizontal=True, key="tr_direction")
+    reverse = directions.index(direction) == 1
 else:
     top[1].markdown(f"<span class='studio-badge'>pix2pix · {cfg.paired_transform} → image · step {ckpt.step:,}"
                     "</span>", unsafe_allow_html=True)
 
 source = st.radio("Input", ["Draw", "Data set image", "Upload", "Batch (several files)"], horizontal=True,
                   key="tr_source")
+
+
+def drawing_to_restore():
+    """The drawing to open the canvas with: the last one when the canvas comes back (Streamlit
+    drops a widget's state on a run that does not draw it, and a look at "Data set image"
+    emptied the canvas). Fixed while the canvas stays, so its undo history is not reset."""
+    if "tr_canvas" not in st.session_state:  # (re)created on this run
+        st.session_state["tr_canvas_start"] = st.session_state.get("tr_drawing")
+    return st.session_state.get("tr_canvas_start")
 
 
 def drawn_input():
@@ -92,13 +107,21 @@ def drawn_input():
     tool = c1.radio("Tool", ["Brush", "Eraser"], horizontal=True, key="tr_tool",
                     help="The eraser paints white paper; the canvas toolbar has undo, redo and clear.")
     width = c2.slider("Brush size", 2, 40, 8, key="tr_brush")
+    # The canvas's toolbar rises 2.65rem (42 px) above it while the pointer is on the canvas and
+    # lay over "Eraser": going from a stroke to the eraser clicked the toolbar. Room for it:
+    st.space(28)
     result = st_canvas(stroke_width=width if tool == "Brush" else width * 2,
                        stroke_color="#000000" if tool == "Brush" else "#ffffff", background_color="#ffffff",
-                       height=256, width=256, drawing_mode="freedraw", return_image_data=True, key="tr_canvas")
+                       height=256, width=256, drawing_mode="freedraw", initial_drawing=drawing_to_restore(),
+                       return_image_data=True, key="tr_canvas")
+    st.session_state["tr_drawing"] = result.json_data  # kept while another input is shown
     try:
         data = result.image_data
     except Exception:  # noqa: BLE001 - nothing drawn yet (no component value)
         data = None
+    if data is None:  # a restored canvas shows its drawing but sends no pixels until the next stroke
+        data = st.session_state.get("tr_pixels")
+    st.session_state["tr_pixels"] = data
     drawing = Image.new("RGBA", (256, 256), (0, 0, 0, 0)) if data is None else Image.fromarray(
         np.asarray(data, dtype=np.uint8), "RGBA")
     return translator.prepare_drawing(drawing, reverse)
@@ -107,21 +130,29 @@ def drawn_input():
 target = None
 if source == "Batch (several files)":
     ups = st.file_uploader("Images (PNG, JPEG …)", accept_multiple_files=True, key="tr_batch")
+    made_by = (run_name, str(ckpt.weights), reverse)
     if ups and st.button("Translate all", type="primary", icon=":material/swap_horiz:", key="tr_batch_go"):
         try:
             archive, written, skipped = translate_to_zip(translator, [(u.name, u.getvalue()) for u in ups], reverse)
         except TranslateError as exc:
             st.error(str(exc))
         else:
-            st.session_state["tr_zip"] = (archive, len(written), skipped)
-    if "tr_zip" in st.session_state:
-        archive, count, skipped = st.session_state["tr_zip"]
-        st.success(f"Translated {count} image{'s' if count != 1 else ''}; each PNG carries its source file, "
-                   "run, step and direction.")
+            st.session_state["tr_zip"] = (made_by, archive, len(written), skipped)
+    # Only the ZIP of this run, checkpoint and direction: kept whatever the pick, another run's
+    # ZIP was offered under this run's name (its PNGs said the other run).
+    kept = st.session_state.get("tr_zip")
+    if kept and kept[0] == made_by:
+        _, archive, count, skipped = kept
+        if count:
+            st.success(f"Translated {count} image{'s' if count != 1 else ''}; each PNG carries its source file, "
+                       "run, step and direction.")
+        else:  # (was a green "Translated 0 images" and an empty ZIP to download)
+            st.error("None of these files could be read as an image: nothing to download.")
         for name, reason in skipped:
             st.warning(f"Skipped {name}: {reason}")
-        st.download_button("Download ZIP", archive, file_name=f"{run_name}-translated.zip", mime="application/zip",
-                           icon=":material/download:", key="tr_zip_download")
+        if count:
+            st.download_button("Download ZIP", archive, file_name=f"{run_name}-translated.zip",
+                               mime="application/zip", icon=":material/download:", key="tr_zip_download")
     st.stop()
 
 if source == "Draw":

@@ -14,7 +14,9 @@ from gan_core.access import ownership  # noqa: E402
 from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
+from gan_core.runs.readout import GRID_ROWS  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
+from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
 from ui.charts import EVAL_KEYS, chart_figure, charts_for, d_output_axis, point_count, variety_figure  # noqa: E402
 from gan_core.runs.health import diversity_trend, health_warnings, healthy_note  # noqa: E402
@@ -260,7 +262,7 @@ def live_charts() -> None:
         for w in warnings:
             (st.error if w.level == "error" else st.warning)(f"**{w.title}.** {w.text}")
         st.markdown("##### Are my curves normal?")
-        st.info(healthy_note(cfg.loss if cfg else "minimax"), icon=":material/help:")
+        st.info(healthy_note(cfg.loss if cfg else "minimax", cfg.model if cfg else None), icon=":material/help:")
 
     if primary is not None:
         g1, g2 = st.columns([1, 1.5], gap="large")
@@ -287,11 +289,18 @@ def grid_png(path: str, mtime: float, tile: int) -> bytes:
 
 
 def grid_caption(cfg, step: int) -> str:
-    if cfg is not None and cfg.model == "pix2pix":
-        return f"Fixed held-out images at step {step:,} · rows: input · output · target"
-    if cfg is not None and cfg.model == "cyclegan":
-        return (f"Fixed held-out images at step {step:,} · rows: A · A→B · back to A, then B · B→A · back to B")
+    if cfg is not None and cfg.model in GRID_ROWS:
+        return f"Fixed held-out images at step {step:,} · rows: {GRID_ROWS[cfg.model]}"
     return f"Same fixed noise at step {step:,}" + (" · one column per class" if cfg and cfg.conditional else "")
+
+
+def model_of(name: str) -> str | None:
+    """A run's model, None when its config cannot be read."""
+    run = open_run(name)
+    try:
+        return run.config().model if run else None
+    except RunError:
+        return None
 
 
 def samples(primary: RunDir, cfg) -> None:
@@ -317,14 +326,19 @@ def samples(primary: RunDir, cfg) -> None:
     if len(steps) > 1:
         st.select_slider("Through training", steps, key=key, format_func=lambda s: f"step {s:,}",
                          label_visibility="collapsed",
-                         help="The same fixed noise at every step: slide to watch the images form.")
+                         help=("The same held-out images at every step: slide to watch the translations form."
+                               if cfg is not None and cfg.model in GRID_ROWS else
+                               "The same fixed noise at every step: slide to watch the images form."))
 
 for name in selected:
     header(name)
 live_charts()
 
 b1, b2, _ = st.columns([1, 1, 2])
-if b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
+if model_of(selected[0]) in of_kind("translation"):  # Generate only says "use Translate" for these
+    if b1.button("Translate with this run", icon=":material/swap_horiz:", key="to_translate"):
+        go("translate", translate_run=selected[0])
+elif b1.button("Generate images from this run", icon=":material/auto_awesome:", key="to_generate"):
     go("generate", generate_run=selected[0])
 b2.download_button("Report", data=lambda names=tuple(selected): build_report(list(names), skip_missing=True).encode("utf-8"),
                    file_name=f"{selected[0]}-report.html", mime="text/html", icon=":material/description:",

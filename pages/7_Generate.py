@@ -23,7 +23,7 @@ from gan_core.runtypes.registry import kind_of  # noqa: E402
 from gan_core.video.clips import clip_to_gif_bytes, generate_clips  # noqa: E402
 from ui.media import folder_zip_bytes, gif_bytes, upscale, zip_bytes  # noqa: E402
 from ui.runs_table import checkpoint_choices  # noqa: E402
-from ui.common import open_run, page_link, page_setup, runs_safe, where  # noqa: E402
+from ui.common import go, open_run, page_link, page_setup, runs_safe, where  # noqa: E402
 from ui.quick_start import quick_start  # noqa: E402
 
 me = page_setup("Generate")
@@ -90,7 +90,8 @@ except RunError as exc:
 if kind_of(cfg.model) == "translation":
     st.info(f"**{run_name}** is a {cfg.model} model: it turns images into images, not noise into images. "
             "Use it on the **Translate** page.", icon=":material/swap_horiz:")
-    page_link("translate", "Go to Translate", icon=":material/swap_horiz:")
+    if st.button("Go to Translate", icon=":material/swap_horiz:", key="gen_to_translate"):
+        go("translate", translate_run=run_name)  # with this run, not the first one there
     st.stop()
 
 if kind_of(cfg.model) == "restoration":

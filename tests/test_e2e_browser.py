@@ -554,6 +554,81 @@ def test_draw_on_the_translate_canvas_and_the_output_follows(studio):
         assert undone == before, "undo did not bring the blank input and its translation back"
 
 
+def test_the_eraser_can_be_picked_after_drawing(studio):
+    """The canvas's toolbar (undo, redo, clear) rises into a band above the canvas while the pointer
+    is on the canvas (or on it); it lay over the Tool radio, so going from a stroke to "Eraser"
+    clicked the toolbar instead."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    url, tmp = studio
+    os.environ["GAN_CHECKPOINTS"] = str(tmp / "checkpoints")
+    cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
+                                 "width": 4, "batch_size": 4, "steps": 2, "checkpoint_every": 2, "threads": 1})
+    assert train(RunDir.create("e2e-eraser", cfg)) == "finished"
+    with browser_page() as page:
+        page.goto(url + "/Translate")
+        canvas = page.locator("canvas").last
+        canvas.wait_for(timeout=60_000)
+        settle(page)
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 60, box["y"] + 60)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 180, box["y"] + 180, steps=12)
+        page.mouse.up()
+        settle(page)
+        tool = widget(page, "stRadio", "Tool")  # straight from the drawing to the eraser, as a hand goes
+        tool.get_by_text("Eraser", exact=True).click(timeout=5_000)
+        settle(page)
+        assert tool.get_by_role("radio", name="Eraser").is_checked()
+        tool.get_by_text("Brush", exact=True).click(timeout=5_000)
+        settle(page)
+        assert tool.get_by_role("radio", name="Brush").is_checked()
+
+
+def test_the_drawing_survives_a_look_at_another_input(studio):
+    """Draw, look at "Data set image", come back to "Draw": the canvas was empty again (Streamlit
+    drops the state of a widget a run does not draw), and the drawing was lost."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    url, tmp = studio
+    os.environ["GAN_CHECKPOINTS"] = str(tmp / "checkpoints")
+    cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
+                                 "width": 4, "batch_size": 4, "steps": 2, "checkpoint_every": 2, "threads": 1})
+    assert train(RunDir.create("e2e-keep", cfg)) == "finished"
+    with browser_page() as page:
+        page.goto(url + "/Translate")
+        canvas = page.locator("canvas").last
+        canvas.wait_for(timeout=60_000)
+        settle(page)
+
+        def model_input() -> str:
+            figure = page.locator('[data-testid="stImage"]').filter(has_text="Input (what the model sees)").first
+            return figure.locator("img").get_attribute("src")
+
+        blank = model_input()
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 60, box["y"] + 60)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 180, box["y"] + 180, steps=12)
+        page.mouse.up()
+        deadline = time.time() + 30
+        while time.time() < deadline and model_input() == blank:
+            time.sleep(0.5)
+        drawn = model_input()
+        assert drawn != blank
+        source = widget(page, "stRadio", "Input")
+        source.get_by_text("Data set image", exact=True).click()
+        settle(page)
+        source.get_by_text("Draw", exact=True).click()
+        page.locator("canvas").last.wait_for()
+        settle(page)
+        assert model_input() == drawn, "the drawing was lost"
+
+
 def test_train_takes_changes_after_picking_a_stylegan2_set(studio):
     """The real runtime, not only AppTest: after Train switched to emoji (stylegan2 hides batch
     norm's fields, whose state Streamlit then drops), the second change killed the page on a

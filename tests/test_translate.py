@@ -19,12 +19,14 @@ from PIL import Image
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from gan_core.cli.main import main
 from gan_core.cli.translate import cli_translate
 from gan_core.data import FASHION_CLASSES, load_dataset
 from gan_core.data.importer import DatasetError
 from gan_core.data.paired import (
     PAIRED_TRANSFORMS,
     cached_edges,
+    domains,
     domains_from_classes,
     domains_from_folders,
     edges,
@@ -38,6 +40,7 @@ from gan_core.data.paired import (
 )
 from gan_core.inference.translate import (
     TranslateError,
+    held_out_example,
     load_translator,
     open_input,
     save_translator,
@@ -387,6 +390,26 @@ def test_domains_from_folders(tmp_path):
     assert xa.shape == xb.shape == (3, 3, 16, 16) and xa.mean() < 0 < xb.mean()
 
 
+def test_two_folders_are_the_domains_beside_a_labelled_data_set(tmp_path, tiny, capsys):
+    """--domain-a/--domain-b as two folders with a labelled --data (fashion-mnist by default)
+    failed the run after creating it: "no class named '/.../horses'"."""
+    for name, value in (("horses", 40), ("zebras", 220)):
+        (tmp_path / name).mkdir()
+        for i in range(3):
+            Image.new("RGB", (20, 24), (value, value, value)).save(tmp_path / name / f"{i}.png")
+    horses, zebras = str(tmp_path / "horses"), str(tmp_path / "zebras")
+    xa, xb = domains("shapes", horses, zebras, 16, 1)
+    assert xa.shape == xb.shape == (3, 1, 16, 16) and xa.mean() < 0 < xb.mean()
+    assert [len(x) for x in domains("shapes", "circle", "square", 16, 1)] == [410, 410]  # classes as before
+    with pytest.raises(DatasetError, match="no class named 'squares'"):  # a typo still names the classes
+        domains("shapes", "circle", "squares", 16, 1)
+    with pytest.raises(DatasetError, match="no class named"):  # one folder and one class: which did you mean?
+        domains("shapes", horses, "square", 16, 1)
+    flags = tiny(model="cyclegan", domain_a=horses, domain_b=zebras, width=4, batch_size=2, steps=2, log_every=1,
+                 sample_every=2, checkpoint_every=2, name="hz")
+    assert main(["train", *flags]) == 0, capsys.readouterr().err
+
+
 # ---- translate inference -----------------------------------------------------------------------
 @pytest.fixture
 def pix2pix_checkpoint(tmp_path):
@@ -477,6 +500,105 @@ def test_translate_refuses_bad_inputs(tmp_path, pix2pix_checkpoint, capsys):
     not_translation.write_bytes(st_save({"G.w": torch.zeros(1)}, metadata={"gan_studio": '{"config": {"model": "dcgan"}}'}))
     assert cli_translate(["--checkpoint", str(not_translation), "--image", str(text), "--out", str(tmp_path / "o.png")]) == 2
     assert "not a translation run" in capsys.readouterr().err
+
+
+def test_translate_never_writes_over_its_input(tmp_path, pix2pix_checkpoint, capsys):
+    """--out set to the input's folder (or to the input file) once replaced the user's drawing
+    with its translation; now nothing is written and the input stays byte for byte."""
+    inputs = tmp_path / "drawings"
+    inputs.mkdir()
+    Image.new("L", (64, 64), 255).save(inputs / "boot.png")
+    Image.new("L", (64, 64), 0).save(inputs / "sock.png")
+    Image.new("L", (64, 64), 0).save(inputs / "sock.jpg")  # its translation would be named sock.png
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    ckpt = ["--checkpoint", str(pix2pix_checkpoint)]
+    assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(inputs)]) == 2
+    assert "is the input itself" in capsys.readouterr().err
+    assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(inputs / "." / "boot.png")]) == 2
+    assert cli_translate(ckpt + ["--image", str(inputs / "sock.jpg"), "--out", str(inputs)]) == 2
+    assert "already holds sock.png" in capsys.readouterr().err
+    assert cli_translate(ckpt + ["--image-dir", str(inputs), "--out", str(inputs / "..") + "/drawings"]) == 2
+    assert "is the input folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
+    assert cli_translate(ckpt + ["--image", str(inputs / "boot.png"), "--out", str(tmp_path)]) == 0  # elsewhere: fine
+    assert (tmp_path / "boot.png").is_file()
+
+
+def test_translate_device_flag_is_read_like_trains(tmp_path, pix2pix_checkpoint, capsys):
+    """--device auto (train's default) and a device that is not there ended in torch's traceback."""
+    src = tmp_path / "boot.png"
+    Image.new("L", (40, 40), 255).save(src)
+    ckpt = ["--checkpoint", str(pix2pix_checkpoint), "--image", str(src)]
+    assert cli_translate(ckpt + ["--out", str(tmp_path / "auto.png"), "--device", "auto"]) == 0
+    assert cli_translate(ckpt + ["--out", str(tmp_path / "gpu.png"), "--device", "gpu"]) == 2
+    assert "'gpu' is not a device" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert cli_translate(ckpt + ["--out", str(tmp_path / "cuda.png"), "--device", "cuda"]) == 2
+        assert "no CUDA GPU here" in capsys.readouterr().err
+        assert cli_translate(ckpt + ["--out", str(tmp_path / "cuda.png"), "--device", "cuda:1"]) == 2
+    assert not (tmp_path / "gpu.png").exists() and not (tmp_path / "cuda.png").exists()
+
+
+def test_translate_outputs_are_as_readable_as_samples(tmp_path, pix2pix_checkpoint):
+    """translate's PNGs came out 0600 (its temp file's mode), unreadable to a web server or a
+    colleague, while sample's and superres's follow the umask."""
+    src = tmp_path / "boot.png"
+    Image.new("L", (40, 40), 255).save(src)
+    old = os.umask(0o022)
+    try:
+        assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                              "--out", str(tmp_path / "out" / "boot.png")]) == 0
+        assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image-dir", str(tmp_path),
+                              "--out", str(tmp_path / "all")]) in (0, 1)
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "out" / "boot.png", tmp_path / "all" / "boot.png"):
+        assert path.stat().st_mode & 0o777 == 0o644, oct(path.stat().st_mode)
+
+
+def test_translate_out_ending_in_a_slash_is_a_folder(tmp_path, pix2pix_checkpoint):
+    """--image x.png --out results/ (not there yet) wrote a file named "results"."""
+    src = tmp_path / "boot.jpg"
+    Image.new("L", (40, 40), 255).save(src)
+    assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                          "--out", str(tmp_path / "results") + "/"]) == 0
+    assert (tmp_path / "results").is_dir() and (tmp_path / "results" / "boot.png").is_file()
+    assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                          "--out", str(tmp_path / "painted")]) == 0  # no slash: a file of that name, as before
+    assert (tmp_path / "painted").is_file()
+
+
+def test_a_held_out_image_of_a_set_that_is_gone_says_why(tmp_path):
+    """A run's data moved or deleted after training: the page's "Data set image" said only "no
+    held-out image 0 in <set>", as if the index were out of range."""
+    from gan_core.config import TrainConfig, preset_for
+
+    pairs = tmp_path / "pairs"
+    for side in ("A", "B"):
+        (pairs / side).mkdir(parents=True)
+        Image.new("L", (20, 20), 9).save(pairs / side / "0.png")
+    cfg = TrainConfig.from_dict({**preset_for(str(pairs), "pix2pix"), "paired_transform": "folder", "channels": 1})
+    x, target = held_out_example(cfg, 0)
+    assert x.shape == target.shape == (1, 1, 32, 32)
+    (pairs / "A" / "0.png").unlink(), (pairs / "B" / "0.png").unlink()
+    (pairs / "A").rmdir(), (pairs / "B").rmdir(), pairs.rmdir()
+    with pytest.raises(TranslateError, match=r"no held-out image 0 in .*pairs: .*pairs does not exist"):
+        held_out_example(cfg, 0)
+
+
+def test_a_held_out_index_past_the_test_split_wraps_within_it(tmp_path):
+    """pix2pix on a small set: "Held-out image" 5 of a 1-image test split showed training image 5
+    as held out (and on a smaller set said "no held-out image"); it wraps, as CycleGAN's does."""
+    from gan_core.config import TrainConfig, preset_for
+
+    for i in range(12):  # every 10th file is held out: 9.png only
+        Image.new("L", (16, 16), 20 * i).save(tmp_path / f"{i:02d}.png")
+    cfg = TrainConfig.from_dict({**preset_for(str(tmp_path), "pix2pix"), "channels": 1, "resolution": 16})
+    held_out = load_dataset(str(tmp_path), 16, 1, split="test").images
+    assert len(held_out) == 1
+    for index in (0, 5, 999):
+        x, target = held_out_example(cfg, index)
+        assert torch.equal(target, held_out[:1]), index
 
 
 def test_translator_prepares_any_image_and_data_set_inputs(pix2pix_checkpoint, fashion):

@@ -15,7 +15,7 @@ from gan_core.cli.main import main
 from gan_core.config import ConfigError, TrainConfig, preset_for
 from gan_core.inference.translate import load_translator
 from gan_core.jobs import manager as jobs
-from gan_core.runs.rundir import RunDir, load_checkpoint_file
+from gan_core.runs.rundir import RunDir, RunError, load_checkpoint_file
 from gan_core.training.loop import train
 
 TINY = dict(data="shapes", resolution=16, channels=1, width=4, batch_size=4, steps=6, log_every=2, sample_every=3,
@@ -81,6 +81,56 @@ def test_cli_trains_then_translate_serves_and_sample_points_there(tmp_path, tiny
     assert "translate --run cyc" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
     assert main(["--help"]) == 0 and "translate" in capsys.readouterr().out
+
+
+def test_pix2pix_on_a_folder_of_real_pairs_learns_the_pairs_by_default(tmp_path, tiny):
+    """`--model pix2pix --data pairs/` (A/ and B/ inside) trained the "edges" default: outlines of
+    the A and B images alike as inputs, both as targets, the real pairs unused."""
+    for side, value in (("A", 0), ("B", 255)):
+        (tmp_path / "pairs" / side).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (20, 20), value).save(tmp_path / "pairs" / side / f"{i}.png")
+    pairs, flat = str(tmp_path / "pairs"), str(tmp_path / "pairs" / "A")
+    assert preset_for(pairs, "pix2pix")["paired_transform"] == "folder"
+    assert preset_for(flat, "pix2pix")["paired_transform"] == "edges"  # one image set: outlines of it
+    assert main(["train", *tiny(model="pix2pix", data=pairs, channels=1, width=4, batch_size=2, steps=2, log_every=1,
+                                sample_every=2, checkpoint_every=2, name="real-pairs")]) == 0
+    assert RunDir.open("real-pairs").config().paired_transform == "folder"
+    assert main(["train", *tiny(model="pix2pix", data=pairs, channels=1, width=4, batch_size=2, steps=2, log_every=1,
+                                paired_transform="edges", name="asked-edges")]) == 0  # a flag still wins
+    assert RunDir.open("asked-edges").config().paired_transform == "edges"
+
+
+def test_pix2pix_on_an_imported_set_of_real_pairs(tmp_path, tiny):
+    """A pairs folder imported with `data import` (the safe way in): pix2pix on it failed with
+    "mypairs does not exist" (the name was read as a path), and once found, no file had a partner
+    (the importer numbers its files: A/3.png -> A/000003-3.png, B/3.png -> B/000027-3.png)."""
+    from gan_core.data.importer import import_dataset
+    from gan_core.data.paired import load_paired_folder
+
+    for side in ("A", "B"):
+        (tmp_path / "pairs" / side).mkdir(parents=True)
+    for i in range(12):
+        Image.new("L", (20, 20), 10 * i).save(tmp_path / "pairs" / "A" / f"{i}.png")
+        Image.new("L", (20, 20), 250 - 10 * i).save(tmp_path / "pairs" / "B" / f"{i}.jpg")
+    import_dataset(tmp_path / "pairs", "mypairs")
+    pairs = load_paired_folder("mypairs", 16, 1)
+    assert len(pairs) == 11 and not pairs.report.skipped  # every 10th (1 of 12) held out
+    a, b = ((pairs.a.mean((1, 2, 3)) + 1) * 127.5).round(), ((pairs.b.mean((1, 2, 3)) + 1) * 127.5).round()
+    assert (a + b - 250).abs().max() <= 2  # each A met its own B
+    assert main(["train", *tiny(model="pix2pix", data="mypairs", channels=1, width=4, batch_size=2, steps=2,
+                                log_every=1, sample_every=2, checkpoint_every=2, name="imported-pairs")]) == 0
+    assert RunDir.open("imported-pairs").config().paired_transform == "folder"
+
+
+def test_real_pairs_from_a_built_in_set_are_refused_before_a_run_exists(tiny, capsys):
+    """--paired-transform folder --data shapes made a run that then failed: "shapes does not exist"."""
+    with pytest.raises(ConfigError, match="shapes is a built-in set of single images"):
+        TrainConfig.from_dict(dict(PAIRED, paired_transform="folder"))
+    assert main(["train", *tiny(model="pix2pix", paired_transform="folder", name="pairs-of-shapes")]) == 2
+    assert "built-in set" in capsys.readouterr().err
+    with pytest.raises(RunError):  # no failed run left behind
+        RunDir.open("pairs-of-shapes")
 
 
 def test_launched_as_a_background_job_like_any_run():

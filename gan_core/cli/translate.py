@@ -5,8 +5,11 @@ stderr); 2 nothing done (bad run, bad input)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+
+import torch
 
 from gan_core.data.importer import DatasetError
 from gan_core.inference.translate import (
@@ -17,6 +20,19 @@ from gan_core.inference.translate import (
     translate_folder,
 )
 from gan_core.runs.rundir import CheckpointError, RunError
+from gan_core.torch_utils.devices import pick_device
+
+
+def device_of(name: str):
+    """``--device`` as train reads it (auto, cpu, cuda, cuda:N, mps): ``auto``, a GPU that is
+    not there, or a typo went straight to torch and ended in its traceback."""
+    try:
+        device = pick_device(name.split(":")[0] if name.startswith("cuda:") else name)  # cuda:N: is CUDA there?
+        return torch.device(name) if name.startswith("cuda:") else device
+    except ValueError as exc:
+        raise TranslateError(str(exc)) from None
+    except RuntimeError:  # torch.device("gpu") and the like
+        raise TranslateError(f"device: {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
 
 
 def cli_translate(argv: list[str]) -> int:
@@ -27,18 +43,23 @@ def cli_translate(argv: list[str]) -> int:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--image", type=Path, help="one input image")
     src.add_argument("--image-dir", type=Path, help="a folder of input images (the files directly in it)")
-    parser.add_argument("--out", type=Path, required=True, help="output file or folder (--image-dir: a folder)")
+    parser.add_argument("--out", required=True, help="output file or folder (--image-dir: a folder; "
+                        "--image: a folder when it exists or ends with /)")
     parser.add_argument("--reverse", action="store_true", help="CycleGAN: translate B -> A")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
+    wants_folder = args.out.endswith(("/", os.sep))  # Path() drops the slash: "new/" became a file "new"
+    args.out = Path(args.out)
     try:
-        translator = load_translator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
+        translator = load_translator(args.run, args.checkpoint, ema=not args.raw, device=device_of(args.device))
         if args.reverse and translator.model != "cyclegan":
             raise TranslateError(f"--reverse needs a CycleGAN run; this is a {translator.model} run (A -> B only)")
         if args.image is not None:
             if not args.image.is_file():
                 raise TranslateError(f"{args.image} is not a file (use --image-dir for a folder)")
+            if wants_folder:
+                args.out.mkdir(parents=True, exist_ok=True)
             dst = translate_file(translator, args.image, args.out, args.reverse)
             print(f"{args.image.name} -> {dst}")
             return 0

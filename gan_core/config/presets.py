@@ -82,6 +82,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def real_pairs(data: str) -> bool:
+    """Whether ``data`` holds real pairs in A/ and B/: pix2pix then learns them by default. With
+    the "edges" default it outlined the A and B images alike and learned outline -> either."""
+    from gan_core.data.catalogue import holds_pair_folders  # (a scan of names, nothing decoded)
+
+    return holds_pair_folders(data)
+
+
 def preset_for(data: str, model: str | None = None, labelled: bool | None = None) -> dict[str, Any]:
     """The default values for a data set: its preset, or for folders and imported sets the
     StyleGAN2 + ADA recipe at 64 px (the sets people bring are colour and small), conditional
@@ -93,8 +101,11 @@ def preset_for(data: str, model: str | None = None, labelled: bool | None = None
         if own in PRESETS and PRESETS[own]["data"] == data:
             return dict(PRESETS[own], preset=own)
         size = PRESETS.get(data, dict(resolution=32, channels=3))
-        return dict(TRANSLATION[model], data=data, resolution=size["resolution"], channels=size["channels"],
-                    preset="custom")
+        values = dict(TRANSLATION[model], data=data, resolution=size["resolution"], channels=size["channels"],
+                      preset="custom")
+        if model == "pix2pix" and data not in PRESETS and real_pairs(data):
+            values["paired_transform"] = "folder"
+        return values
     if data in PRESETS:
         return dict(PRESETS[data], preset=data)
     if labelled is None:

@@ -146,6 +146,20 @@ def has_class_labels(name: str) -> bool | None:
     return bool(source.classes)
 
 
+def holds_pair_folders(name: str) -> bool:
+    """Whether a folder, zip or imported set is laid out as real pairs: first-level ``A/`` and
+    ``B/`` (any case), the layout ``paired.load_paired_folder`` pairs by file name."""
+    if name in BUILTIN_DATASETS:
+        return False
+    try:
+        path = _set_path(name)
+        source = open_source(path, _ZIP_LIMITS if path.is_file() else _FOLDER_LIMITS)
+    except DatasetError:
+        return False
+    source.close()
+    return {"a", "b"} <= {c.lower() for c in source.classes}
+
+
 def _imported_info(folder: Path) -> DatasetInfo:
     classes = sorted(p.name for p in folder.iterdir()
                      if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,12 +49,15 @@ from skimage.feature import canny
 
 from gan_core.data.cache_files import write_cache_file
 from gan_core.data.images import (
+    _set_path,
     fit_image,
     load_dataset,
     match_channels,
     to_image_tensor,
 )
 from gan_core.data.importer import (
+    BUILTIN_DATASETS,
+    REPORT_FILE,
     DatasetError,
     ImportReport,
     Limits,
@@ -69,6 +73,7 @@ LOWRES_FACTOR = 4
 MASK_SEED = 20170611  # any fixed number: the masks are part of the data set's definition
 MASK_FILL = 0.0  # mid grey in [-1, 1]
 SIDE_BY_SIDE_RATIO = (1.5, 2.5)
+IMPORTED_NUMBER = re.compile(r"^\d{6}-")  # the importer's running number before each file's stem
 
 
 @dataclass
@@ -217,11 +222,17 @@ def load_paired_folder(path: str | Path, resolution: int, channels: int, split: 
     ``split``: every 10th pair (sorted by name) is "test" when there are 10 or more."""
     if split not in ("train", "test"):
         raise DatasetError(f"split must be 'train' or 'test', got {split!r}")
-    source = open_source(path, limits or Limits())
+    where = set_folder(path)
+    source = open_source(where, limits or Limits())
+    imported = (where / REPORT_FILE).is_file()
+    if imported:  # its import report is metadata, not a skipped image (as in images._load_folder)
+        source.files = [(f, c) for f, c in source.files if f.parts != (REPORT_FILE,)]
+        source.skipped = [(n, r) for n, r in source.skipped if n != REPORT_FILE]
     try:
         sides = {c.lower(): i for i, c in enumerate(source.classes)}
         if "a" in sides and "b" in sides:
-            names, a_list, b_list = _two_folders(source, sides["a"], sides["b"], resolution, channels, split)
+            names, a_list, b_list = _two_folders(source, sides["a"], sides["b"], resolution, channels, split,
+                                                 imported)
         else:
             names, a_list, b_list = _side_by_side(source, resolution, channels, split)
     finally:
@@ -231,6 +242,15 @@ def load_paired_folder(path: str | Path, resolution: int, channels: int, split: 
     report = ImportReport(len(names), list(source.skipped), [], Path(path).name)
     return PairedSet(to_image_tensor(np.stack(a_list), resolution, channels),
                      to_image_tensor(np.stack(b_list), resolution, channels), "folder", names=names, report=report)
+
+
+def set_folder(path: str | Path) -> Path:
+    """The folder or zip ``path`` names: an imported set's name too (``--data mypairs`` read
+    "mypairs does not exist" from the current folder), else ``path`` as given."""
+    try:
+        return _set_path(str(path))
+    except DatasetError:  # open_source says why
+        return Path(path)
 
 
 def _held_out(items: list, split: str) -> list:
@@ -243,14 +263,17 @@ def _pixels(im: Image.Image, resolution: int, channels: int) -> np.ndarray:
     return np.asarray(fit_image(im.convert("L" if channels == 1 else "RGB"), resolution))
 
 
-def _two_folders(source, ia: int, ib: int, resolution: int, channels: int, split: str):
-    """Pair A/x with B/x by path below the folder, extension dropped."""
+def _two_folders(source, ia: int, ib: int, resolution: int, channels: int, split: str, imported: bool = False):
+    """Pair A/x with B/x by path below the folder, extension dropped. ``imported``: a set the
+    importer wrote, whose files are ``<running number>-<stem>.png``: paired by the stem (A/3.png
+    and B/3.png became A/000003-3.png and B/000027-3.png, and no file found its partner)."""
     by_key: dict[int, dict[str, object]] = {ia: {}, ib: {}}
     for f, label in source.files:
         if label not in by_key:
             source.skipped.append((f.rel, "outside A/ and B/: a paired folder holds A/ and B/ only"))
             continue
         key = str(Path(*f.parts[1:]).with_suffix(""))
+        key = IMPORTED_NUMBER.sub("", key) if imported else key
         if key in by_key[label]:
             source.skipped.append((f.rel, f"duplicate name: another file in {f.parts[0]}/ is also named {key}.*"))
             continue
@@ -330,6 +353,27 @@ def domains(data: str, domain_a: str, domain_b: str, resolution: int, channels: 
         images = load_dataset(data, resolution, channels, split=split, seed=seed)
     except DatasetError:
         images = None
-    if images is not None and images.classes:
+    if images is not None and images.classes and not names_two_sets(domain_a, domain_b, images.classes):
         return domains_from_classes(images.images, images.labels, images.classes, domain_a, domain_b)
     return domains_from_folders(domain_a, domain_b, resolution, channels, split=split)
+
+
+def names_two_sets(domain_a: str, domain_b: str, classes: list[str]) -> bool:
+    """Whether the domains name two folders / sets rather than classes of a labelled ``--data``:
+    neither is a class and both exist. Without this, two folders beside the default
+    ``--data fashion-mnist`` failed the run with "no class named '/path/to/horses'"."""
+    lowered = {c.lower() for c in classes}
+    if {str(domain_a).strip().lower(), str(domain_b).strip().lower()} & lowered:
+        return False
+    return all(is_set_name(name) for name in (domain_a, domain_b))
+
+
+def is_set_name(name: str) -> bool:
+    """A built-in set, an imported set, or a folder / .zip of images (``load_dataset``'s names)."""
+    if name in BUILTIN_DATASETS:
+        return True
+    try:
+        _set_path(name)
+    except (DatasetError, OSError):
+        return False
+    return True

@@ -281,13 +281,36 @@ def write_output(translator: Translator, image: Image.Image, dst: Path, source_n
     out = translator.translate_image(image, reverse)
     dst.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dst, png_bytes(out, provenance(translator, source_name, reverse)))
+    os.chmod(dst, 0o666 & ~current_umask())  # mkstemp's 0600 made outputs private; sample's are not
     return dst
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file or folder (links and ``..`` resolved)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return Path(a).resolve() == Path(b).resolve()
+
+
 def translate_file(translator: Translator, src: Path, out: Path, reverse: bool = False) -> Path:
-    """One image; ``out`` is a file, or an existing folder (then the output keeps the name)."""
+    """One image; ``out`` is a file, or an existing folder (then the output keeps the name).
+    An output that would replace its own input is refused: ``--out`` set to the input's
+    folder turned ``a.png`` into its translation, and the drawing was gone."""
     image = open_input(Path(src), translator.paper)
     dst = out / output_names([(Path(src).name,)])[0][0] if out.is_dir() else out
+    if same_file(dst, src):
+        raise TranslateError(f"the output {dst} is the input itself: writing it would replace {Path(src).name}; "
+                             "choose another --out")
+    if out.is_dir() and same_file(out, Path(src).parent) and dst.exists():  # shoe.jpg -> the user's shoe.png
+        raise TranslateError(f"--out {out} is the input's folder and already holds {dst.name}; choose another --out")
     return write_output(translator, image, dst, Path(src).name, reverse)
 
 
@@ -300,6 +323,9 @@ def translate_folder(translator: Translator, folder: Path, out: Path, reverse: b
         raise TranslateError(f"{folder} is not a folder")
     if out.exists() and not out.is_dir():
         raise TranslateError(f"--image-dir needs --out to be a folder; {out} is a file")
+    if same_file(out, folder):  # every PNG input would be replaced by its translation
+        raise TranslateError(f"--out {out} is the input folder: the translations would replace its PNG images; "
+                             "choose another folder")
     files, skipped = [], []
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith(".") or entry.name.lower() in ("thumbs.db", "desktop.ini", "__macosx"):
@@ -351,7 +377,9 @@ def translate_to_zip(translator: Translator, files: list[tuple[str, bytes]], rev
 
 def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A held-out input of a run's own data ([1, C, R, R]) and, for pix2pix, its real target:
-    the test split's image ``index`` (the training split's when the set has no test split)."""
+    the test split's image ``index`` modulo its size (the training split's when the set has
+    no test split)."""
+    why = ""  # the loader's reason: a set moved or deleted since training read "no held-out image 0"
     for split in ("test", "train"):
         try:
             if cfg.model == "cyclegan":
@@ -362,10 +390,13 @@ def held_out_example(cfg, index: int, reverse: bool = False) -> tuple[torch.Tens
                 pairs = load_paired_folder(cfg.data, cfg.resolution, cfg.channels, split=split)
                 i = index % len(pairs)
                 return pairs.a[i:i + 1], pairs.b[i:i + 1]
-            target = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed,
-                                  limit=index + 1).images[index:index + 1]
-            if len(target):
-                return paired_input(target, cfg.paired_transform, [index]), target
-        except (DatasetError, ValueError):
+            images = load_dataset(cfg.data, cfg.resolution, cfg.channels, split=split, seed=cfg.seed,
+                                  limit=index + 1).images
+            if len(images):  # fewer than index + 1: the whole split, so wrap as the branches above do
+                i = index % len(images)  # (past the end, a training image was shown as held out)
+                target = images[i:i + 1]
+                return paired_input(target, cfg.paired_transform, [i]), target
+        except (DatasetError, ValueError) as exc:
+            why = f": {exc}"
             continue
-    raise TranslateError(f"no held-out image {index} in {cfg.data}")
+    raise TranslateError(f"no held-out image {index} in {cfg.data}{why}")

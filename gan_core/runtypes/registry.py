@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from gan_core.data.importer import BUILTIN_DATASETS
 from gan_core.models import image, restoration, stylegan2, video
 from gan_core.runtypes.image import ImageTask
 from gan_core.runtypes.restoration import InpaintTask, SRTask
@@ -58,6 +59,9 @@ def _srgan_check(cfg) -> list[Problem]:
 def _pix2pix_check(cfg) -> list[Problem]:
     if cfg.paired_transform == "grey" and cfg.channels != 3:
         return [("paired_transform", "grey (colourisation) needs an RGB set: use channels 3")]
+    if cfg.paired_transform == "folder" and cfg.data in BUILTIN_DATASETS:  # (the run failed: "shapes does not exist")
+        return [("paired_transform", f"folder reads real pairs from a folder, .zip or imported set; {cfg.data} is a "
+                 "built-in set of single images: use edges, grey, lowres or masked")]
     return []
 
 
