@@ -133,6 +133,19 @@ def test_real_pairs_from_a_built_in_set_are_refused_before_a_run_exists(tiny, ca
         RunDir.open("pairs-of-shapes")
 
 
+def test_a_cyclegan_domain_typo_is_refused_before_a_run_exists(tmp_path, tiny, capsys):
+    """--domain-b squares (shapes has 'square') made a run, printed a traceback and left it failed."""
+    for data, domains, words in (("shapes", ("circle", "squares"), "no class named 'squares'"),
+                                 (str(tmp_path), (str(tmp_path), str(tmp_path / "gone")), "not found")):
+        for command in ("train", "launch"):
+            args = tiny(model="cyclegan", data=data, domain_a=domains[0], domain_b=domains[1], name="typo")
+            assert main([command, *args]) == 2
+            err = capsys.readouterr().err
+            assert words in err and "Traceback" not in err
+            with pytest.raises(RunError):
+                RunDir.open("typo")
+
+
 def test_launched_as_a_background_job_like_any_run():
     """``launch`` (a real child process) trains a CycleGAN run to its end; its status carries the
     run's own losses for Monitor."""

@@ -31,6 +31,7 @@ from gan_core.data.importer import (
     is_imported_set,
     open_source,
 )
+from gan_core.data.paired import is_set_name, names_two_sets, resolve_domain
 from gan_core.data.shapes import SHAPE_CLASSES
 from gan_core.data.subsets import SubsetError, is_subset_spec, read_manifest
 
@@ -131,19 +132,25 @@ def list_datasets() -> list[DatasetInfo]:
     return infos
 
 
-def has_class_labels(name: str) -> bool | None:
-    """Whether a set has classes to condition on: a built-in always; a folder, zip or imported
-    set when it has first-level class folders (a scan of names, nothing decoded). None when
-    ``name`` is no set here: the loader then says why."""
+def class_names(name: str) -> list[str] | None:
+    """A set's classes without decoding a file: a built-in's list, or a folder's, zip's or
+    imported set's first-level folder names ([] when flat). None when ``name`` is no set here."""
     if name in BUILTIN_DATASETS:
-        return True
+        return list(_BUILTIN_CLASSES[name])
     try:
         path = _set_path(name)
         source = open_source(path, _ZIP_LIMITS if path.is_file() else _FOLDER_LIMITS)
     except DatasetError:
         return None
     source.close()
-    return bool(source.classes)
+    return list(source.classes)
+
+
+def has_class_labels(name: str) -> bool | None:
+    """Whether a set has classes to condition on (a scan of names, nothing decoded). None when
+    ``name`` is no set here: the loader then says why."""
+    classes = class_names(name)
+    return None if classes is None else bool(classes)
 
 
 def holds_pair_folders(name: str) -> bool:
@@ -151,13 +158,25 @@ def holds_pair_folders(name: str) -> bool:
     ``B/`` (any case), the layout ``paired.load_paired_folder`` pairs by file name."""
     if name in BUILTIN_DATASETS:
         return False
-    try:
-        path = _set_path(name)
-        source = open_source(path, _ZIP_LIMITS if path.is_file() else _FOLDER_LIMITS)
-    except DatasetError:
-        return False
-    source.close()
-    return {"a", "b"} <= {c.lower() for c in source.classes}
+    return {"a", "b"} <= {c.lower() for c in class_names(name) or []}
+
+
+def domains_problem(data: str, domain_a: str, domain_b: str) -> str | None:
+    """Why CycleGAN could not find its two domains (two classes of ``data``, or two sets), or
+    None; by names alone, before a run folder is made (a typo made a run that failed at once)."""
+    classes = class_names(data) or []
+    if names_two_sets(domain_a, domain_b, classes):
+        return None
+    if classes:
+        try:
+            if resolve_domain(domain_a, classes) == resolve_domain(domain_b, classes):
+                return f"domain A and domain B are the same class ({domain_a!r}): choose two different classes"
+        except DatasetError as exc:
+            return f"{exc} (or give two folders or sets)"
+        return None
+    missing = [d for d in (domain_a, domain_b) if not is_set_name(d)]
+    return (f"{data} has no classes, so the domains must be two folders or sets; not found: "
+            + ", ".join(repr(d) for d in missing)) if missing else None
 
 
 def _imported_info(folder: Path) -> DatasetInfo:

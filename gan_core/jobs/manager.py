@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from gan_core.config import ConfigError, TrainConfig
-from gan_core.data.catalogue import data_problem
+from gan_core.data.catalogue import data_problem, domains_problem
 from gan_core.data.images import BUILTIN_DATASETS
 from gan_core.data.limits import free_space_problem
 from gan_core.jobs.processes import HOST, job_alive, kill_job, reap, signal_trainer
@@ -109,10 +109,15 @@ def launch(cfg: TrainConfig, name: str, *, nproc: int = 1, nnodes: int = 1, rdzv
 
 
 def check_data(cfg: TrainConfig) -> None:
-    """A ConfigError on ``data`` when an image run's set is not there (a typo, a missing
-    package), before any run folder is made; it used to be a run that failed at once. Video
-    clip sets and CycleGAN's domains are resolved by their own loaders at start."""
-    if cfg.run_type.kind in ("image", "restoration"):
+    """A ConfigError when a run's images are not there (a typo, a missing package), by names
+    and files alone, before any run folder is made: it used to be a run that failed at once.
+    CycleGAN's two domains (classes of the set, or two sets) stand in for its set; video clip
+    sets are resolved by their own loader at start."""
+    if cfg.domain_a and cfg.domain_b:
+        problem = domains_problem(cfg.data, cfg.domain_a, cfg.domain_b)
+        if problem:
+            raise ConfigError("domain_a", problem)
+    elif cfg.run_type.kind != "video":
         problem = data_problem(cfg.data)
         if problem:
             raise ConfigError("data", problem)
