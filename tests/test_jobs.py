@@ -327,10 +327,15 @@ def test_ddp_stylegan2_with_ada_lazy_r1_and_in_run_eval():
 
 
 @needs_torchrun
-def test_ada_p_is_one_value_across_ranks(tmp_path):
+def test_ada_p_is_one_value_across_ranks(tmp_path, monkeypatch):
     """Each rank sees its own reals; p must move by the signs of all of them, the same on every rank."""
+    import types
+
     import torch.multiprocessing as mp
 
+    # A spawned child first re-runs the parent's __main__ from its file; after an AppTest that is
+    # the page it ran last (pages/4_Monitor.py failed there with no runs): give it none to run.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     mp.spawn(_ada_rank, args=(str(tmp_path),), nprocs=2, join=True)
     p0, p1 = (float((tmp_path / f"p{rank}").read_text()) for rank in (0, 1))
     assert p0 == p1 == pytest.approx(0.128)
