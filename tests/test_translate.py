@@ -566,6 +566,10 @@ def test_translate_out_ending_in_a_slash_is_a_folder(tmp_path, pix2pix_checkpoin
     assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
                           "--out", str(tmp_path / "painted")]) == 0  # no slash: a file of that name, as before
     assert (tmp_path / "painted").is_file()
+    # another image suffix held PNG bytes under a .jpg name: refused, nothing written
+    assert cli_translate(["--checkpoint", str(pix2pix_checkpoint), "--image", str(src),
+                          "--out", str(tmp_path / "painted.jpg")]) == 2
+    assert not (tmp_path / "painted.jpg").exists()
 
 
 def test_a_held_out_image_of_a_set_that_is_gone_says_why(tmp_path):

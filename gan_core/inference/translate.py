@@ -306,6 +306,9 @@ def translate_file(translator: Translator, src: Path, out: Path, reverse: bool =
     folder turned ``a.png`` into its translation, and the drawing was gone."""
     image = open_input(Path(src), translator.paper)
     dst = out / output_names([(Path(src).name,)])[0][0] if out.is_dir() else out
+    if not out.is_dir() and dst.suffix and dst.suffix.lower() != ".png":  # painted.jpg held PNG bytes
+        raise TranslateError(f"--out {out}: translations are written as PNG (with their provenance); "
+                             "name the file .png, or give a folder")
     if same_file(dst, src):
         raise TranslateError(f"the output {dst} is the input itself: writing it would replace {Path(src).name}; "
                              "choose another --out")
