@@ -252,6 +252,24 @@ def test_a_z_truncation_of_0_or_below_is_refused_not_ignored():
     assert generate(loaded, [0], truncation=0.5).shape == (1, 3, 16, 16)
 
 
+@pytest.mark.parametrize("device", ["gpu", "cuda:7"] + ([] if torch.cuda.is_available() else ["cuda"]))
+def test_every_commands_device_flag_is_read_like_trains(tmp_path, capsys, device):
+    """sample, eval and superres handed --device to torch unread: a typo, or a GPU that is not
+    there, ended in torch's traceback (exit 1); now one error line (exit 2), as train does."""
+    from gan_core.cli.main import main
+
+    train(RunDir.create("dev", tiny_config()))
+    Image.new("RGB", (8, 8)).save(tmp_path / "low.png")
+    for command in (["sample", "--run", "dev", "--out", str(tmp_path / "s")], ["eval", "--run", "dev", "--n", "10"],
+                    ["superres", "--run", "dev", "--method", "prior", "--image", str(tmp_path / "low.png"),
+                     "--out", str(tmp_path / "o.png")]):
+        assert main([*command, "--device", device]) == 2, command
+        err = capsys.readouterr().err
+        assert "error: device:" in err and "Traceback" not in err
+    if device == "gpu":
+        assert main(["sample", "--run", "dev", "--out", str(tmp_path / "s"), "--device", "auto"]) == 0
+
+
 def test_sample_from_a_checkpoint_file_alone(tmp_path):
     run = RunDir.create("file", tiny_config(conditional=False))
     train(run)

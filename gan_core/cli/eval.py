@@ -9,6 +9,7 @@ from gan_core.data.importer import DatasetError
 from gan_core.metrics.features import FEATURES
 from gan_core.metrics.quality import MIN_HELD_OUT, evaluate_checkpoint
 from gan_core.runs.rundir import CheckpointError, RunError
+from gan_core.torch_utils.devices import pick_device
 
 
 def cli_eval(argv: list[str]) -> int:
@@ -21,13 +22,13 @@ def cli_eval(argv: list[str]) -> int:
     parser.add_argument("--feature", choices=FEATURES, default="auto",
                         help="feature space: auto (Inception if its weights are here, else the offline classifier)")
     parser.add_argument("--raw", action="store_true", help="score the raw G weights instead of the EMA")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
     try:
         result = evaluate_checkpoint(args.run, args.checkpoint, n=args.n, feature=args.feature, ema=not args.raw,
-                                     device=args.device, log=log)
+                                     device=pick_device(args.device), log=log)
     except (RunError, CheckpointError, DatasetError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from gan_core.restore.repair import (
     superres,
 )
 from gan_core.runs.rundir import RunError
+from gan_core.torch_utils.devices import pick_device
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -72,7 +73,7 @@ def _common_args(parser: argparse.ArgumentParser, methods: tuple[str, ...]) -> N
     parser.add_argument("--restarts", type=int, default=16, help="random restarts optimised in parallel (prior)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--class", dest="class_", help="class index or name for a conditional prior (default: try all)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
 
 
 def _run_cli(args, task: str, restore_one: Callable[[Path, Any], RestoreResult]) -> int:
@@ -84,7 +85,7 @@ def _run_cli(args, task: str, restore_one: Callable[[Path, Any], RestoreResult])
         return 2
     try:
         jobs = _jobs(args.image, args.out)
-        loaded = load_for(args.run, args.method, args.checkpoint, args.device)
+        loaded = load_for(args.run, args.method, args.checkpoint, pick_device(args.device))
         if loaded is not None:
             _check_run(loaded, args.method, task)
         if args.class_ is not None:

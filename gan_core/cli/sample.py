@@ -11,6 +11,7 @@ from gan_core.inference.export import export_synthetic
 from gan_core.inference.generators import (interpolate, load_generator, png_bytes, provenance, resolve_class, style_mix,
                                            to_pil, write_samples)
 from gan_core.runs.rundir import RunDir, RunError
+from gan_core.torch_utils.devices import pick_device
 from gan_core.video.clips import write_clip_samples
 
 
@@ -35,7 +36,7 @@ def cmd_sample(argv: list[str]) -> int:
                         help="stylegan2: one PNG with the coarse styles (layout) of seed A and the rest (colours) of seed B")
     parser.add_argument("--cutoff", type=int, default=3, help="--mix: style layers taken from A (default 3)")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
     if (args.out is None) == (args.as_dataset is None):
         parser.error("give one of --out FOLDER or --as-dataset NAME")
@@ -49,7 +50,7 @@ def cmd_sample(argv: list[str]) -> int:
                   f"use `python -m gan_core translate --run {args.run} --image IN --out OUT` or the Translate page",
                   file=sys.stderr)
             return 2
-        loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
+        loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=pick_device(args.device))
         if args.as_dataset:
             if args.class_ is not None or args.interpolate or args.mix or loaded.config.run_type.sample == "clip":
                 raise ValueError("--as-dataset writes every class of an image generator; drop --class, --interpolate and --mix")

@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 
 from gan_core.data.importer import DatasetError
 from gan_core.inference.translate import (
@@ -27,12 +26,9 @@ def device_of(name: str):
     """``--device`` as train reads it (auto, cpu, cuda, cuda:N, mps): ``auto``, a GPU that is
     not there, or a typo went straight to torch and ended in its traceback."""
     try:
-        device = pick_device(name.split(":")[0] if name.startswith("cuda:") else name)  # cuda:N: is CUDA there?
-        return torch.device(name) if name.startswith("cuda:") else device
+        return pick_device(name)
     except ValueError as exc:
         raise TranslateError(str(exc)) from None
-    except RuntimeError:  # torch.device("gpu") and the like
-        raise TranslateError(f"device: {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
 
 
 def cli_translate(argv: list[str]) -> int:

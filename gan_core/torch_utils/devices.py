@@ -20,7 +20,12 @@ def pick_device(name: str = "auto") -> torch.device:
         raise ValueError("device: mps was asked for but is not available here (try --device auto)")
     if name == "cuda":
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device(name)
+    if name.startswith("cuda:") and not torch.cuda.is_available():
+        raise ValueError(f"device: {name} was asked for but torch sees no CUDA GPU here (try --device auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:  # "gpu" and other typos: torch's own message is a traceback away
+        raise ValueError(f"device: {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
 
 
 def bf16_supported(device: torch.device) -> bool:
