@@ -73,7 +73,10 @@ except (TranslateError, CheckpointError, RunError, OSError) as exc:
 
 reverse = False
 if translator.model == "cyclegan":
-    a_name, b_name = cfg.domain_a, cfg.domain_b
+    # a folder domain by its name only: the full path is a server path, not for visitors' eyes
+    a_name, b_name = (Path(d).name if "/" in d else d for d in (cfg.domain_a, cfg.domain_b))
+    if a_name == b_name:  # two folders of one name: only their paths tell them apart
+        a_name, b_name = cfg.domain_a, cfg.domain_b
     directions = [f"{a_name} → {b_name}", f"{b_name} → {a_name}"]
     # By position, not by text: with folders "cats-cartoon" and "cats" both labels start with B's
     # name, and a prefix test made both directions B -> A.
