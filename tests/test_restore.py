@@ -237,6 +237,20 @@ def test_size_and_channel_mismatches(runs, shape_image):
     assert up.image.size == (42, 26) and up.image.mode == "L" and up.info["class"] == "square"
 
 
+def test_a_larger_mask_keeps_its_thin_strokes_and_small_holes(shape_image):
+    """A mask of another size than the image: every hole must survive the shrink (nearest
+    sampling kept a 2-px stroke of a 4x mask on no row at all, and a small box on none)."""
+    big = Image.new("L", (64, 64), 0)
+    big.paste(255, (0, 28, 64, 30))  # a 2-px line across rows 28-29 of a 4x mask
+    m = masks.mask_from_pil(big, shape_image.size)
+    assert m[7].all() and m.sum() == 16
+    box = Image.new("L", (10, 10), 0)
+    box.paste(255, (3, 3, 7, 7))
+    tiny = shape_image.resize((3, 2))
+    out = R.inpaint(tiny, box, "biharmonic")
+    assert out.info["missing_fraction"] > 0 and "note" not in out.info
+
+
 def test_demo_degradation_and_page_helpers(runs, shape_image):
     low, none = R.degrade_for_demo(shape_image, "superres", scale=4)
     assert low.size == (4, 4) and none is None

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from gan_core.data.images import load_dataset
-from gan_core.data.masks import mask_from_pil, mask_to_pil
+from gan_core.data.masks import mask_from_pil, mask_to_pil, resize_mask  # noqa: F401 - resize_mask is part of restore's API
 from gan_core.data.untrusted import SkipFile, load_untrusted
 from gan_core.models.restoration import downscale
 
@@ -69,17 +69,6 @@ def from_tensor(x: torch.Tensor) -> Image.Image:
 
 def _model_res(loaded) -> int:
     return int(loaded.config.resolution)
-
-
-def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a {0,1} mask so any pixel touched by the hole stays missing (box filter > 0)."""
-    h, w = mask.shape
-    if (w, h) == tuple(size):
-        return mask
-    im = Image.fromarray((mask * 255).astype(np.uint8), "L")
-    resample = Image.Resampling.BOX if size[0] <= w and size[1] <= h else Image.Resampling.NEAREST
-    small = np.asarray(im.resize(tuple(size), resample), dtype=np.float32)
-    return (small > 0).astype(np.float32)
 
 
 def _report(progress: Progress, value: float) -> None:
