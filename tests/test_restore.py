@@ -16,6 +16,7 @@ from gan_core.data import masks
 from gan_core import restore as R
 from gan_core.config import TrainConfig
 from gan_core.data.images import load_dataset
+from gan_core.restore.repair import sr_tiled
 from gan_core.runs.rundir import RunDir
 from gan_core.training.loop import train
 
@@ -249,6 +250,20 @@ def test_a_larger_mask_keeps_its_thin_strokes_and_small_holes(shape_image):
     tiny = shape_image.resize((3, 2))
     out = R.inpaint(tiny, box, "biharmonic")
     assert out.info["missing_fraction"] > 0 and "note" not in out.info
+
+
+def test_srgan_model_upscales_the_input_as_it_is_not_squashed_to_its_training_size(runs):
+    """The srgan G is fully convolutional: a 32x32 input to a run trained on 8x8 LR patches
+    must keep its detail (it was squashed to 8x8 and stretched back, far below bicubic)."""
+    original = R.from_tensor(load_dataset("shapes", 64, 3, split="test", limit=1).images[0])
+    low, _ = R.degrade_for_demo(original, "superres", scale=2)
+    loaded = R.load_for("sr", "model")
+    model, base = R.superres(low, 2, "model", loaded), R.superres(low, 2, "bicubic")
+    assert model.image.size == (64, 64)
+    assert R.psnr(original, model.image) > R.psnr(original, base.image) - 1.0
+    x = torch.rand(1, 3, 40, 50) * 2 - 1  # tiles of 16 px with 16 px context = one pass
+    with torch.no_grad():
+        assert torch.allclose(sr_tiled(loaded.G, x, 2, tile=16, margin=16), loaded.G(x), atol=1e-5)
 
 
 def test_demo_degradation_and_page_helpers(runs, shape_image):
