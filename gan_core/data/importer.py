@@ -44,7 +44,7 @@ import stat
 import time
 import zipfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -98,6 +98,13 @@ class ImportReport:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ImportReport":
+        """The report in ``text``; keys added beside it (``created_by``, written by
+        ``access.ownership`` on every Data-page import) are not the report's and are ignored."""
+        d = json.loads(text)
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 def _plural(n: int, word: str) -> str:
