@@ -120,6 +120,15 @@ def test_train_sample_gifs_and_resume(studio_dirs, tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", "--run", "vid", "--n", "1", "--frames", "2", "--out", str(tmp_path / "short")]) == 2
     assert "4 frames it was trained with" in capsys.readouterr().err and not (tmp_path / "short").exists()
+    # a synthetic data set is made of images: Generate's Export on a video run crashed in to_pil
+    from gan_core.inference.export import export_synthetic
+    from gan_core.inference.generators import load_generator
+
+    with pytest.raises(ValueError, match="makes clips"):
+        export_synthetic(load_generator("vid"), "synth", 1, root=tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    assert main(["sample", "--run", "vid", "--n", "1", "--as-dataset", "synth"]) == 2
+    assert "makes clips" in capsys.readouterr().err
     # resume: raise the budget, continue from the step-6 checkpoint
     run.write_config(run.config().replace(steps=10))
     assert train(run, resume=True) == "finished"

@@ -52,7 +52,7 @@ def cmd_sample(argv: list[str]) -> int:
         loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=args.device)
         _refuse_stray_flags(args, loaded)
         if args.as_dataset:
-            if args.class_ is not None or args.interpolate or args.mix or loaded.config.run_type.sample == "clip":
+            if args.class_ is not None or args.interpolate or args.mix:
                 raise ValueError("--as-dataset writes every class of an image generator; drop --class, --interpolate and --mix")
             folder, count = export_synthetic(loaded, args.as_dataset, args.n, seed=args.seed, truncation=args.truncation)
             print(f"wrote {count:,} images to the data set {args.as_dataset} ({folder}; step {loaded.step}, "
