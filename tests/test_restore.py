@@ -266,6 +266,30 @@ def test_srgan_model_upscales_the_input_as_it_is_not_squashed_to_its_training_si
         assert torch.allclose(sr_tiled(loaded.G, x, 2, tile=16, margin=16), loaded.G(x), atol=1e-5)
 
 
+def test_a_big_hole_is_solved_at_a_bounded_size(shape_image, monkeypatch):
+    """A hole's sparse solve grows with its pixels (a 1 MP upload with most of it masked took 45 s
+    and 4 GB for the biharmonic baseline the page runs beside every method): over
+    MAX_HOLE_PIXELS it is solved at a reduced scale, and the result stays close to the exact one."""
+    import scipy.sparse.linalg
+    import skimage.restoration
+
+    image = shape_image.resize((96, 96), Image.Resampling.BICUBIC)
+    mask = masks.preset("centre box", image.size)  # 48x48 = 2304 missing pixels
+    m, known = masks.mask_from_pil(mask), R.to_array(image)
+    source = R.to_array(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+    exact_fill, exact_blend = R.inpaint(image, mask, "biharmonic").image, R.poisson_blend(known, source, m)
+    monkeypatch.setattr(R.images, "MAX_HOLE_PIXELS", 600, raising=False)
+    solved = []
+    bih, spsolve = skimage.restoration.inpaint_biharmonic, scipy.sparse.linalg.spsolve
+    monkeypatch.setattr(skimage.restoration, "inpaint_biharmonic", lambda a, hole, **kw: solved.append(int(hole.sum())) or bih(a, hole, **kw))
+    monkeypatch.setattr(scipy.sparse.linalg, "spsolve", lambda A, b: solved.append(A.shape[0]) or spsolve(A, b))
+    fill, blend = R.inpaint(image, mask, "biharmonic").image, R.poisson_blend(known, source, m)
+    assert len(solved) == 2 and max(solved) <= 600
+    assert R.psnr(exact_fill, fill) > 30
+    assert R.psnr(R.from_array(exact_blend), R.from_array(blend)) > 30
+    assert np.array_equal(blend[m == 0], known[m == 0])
+
+
 def test_demo_degradation_and_page_helpers(runs, shape_image):
     low, none = R.degrade_for_demo(shape_image, "superres", scale=4)
     assert low.size == (4, 4) and none is None

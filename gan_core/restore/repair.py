@@ -41,6 +41,7 @@ from gan_core.restore.images import (
     _blend,
     _model_res,
     _report,
+    biharmonic_fill,
     check_input_size,
     fit_pixels,
     from_array,
@@ -89,9 +90,7 @@ def inpaint(image: Image.Image, mask: Image.Image, method: str = "prior", loaded
     if method == "biharmonic":
         if m.all():
             raise RestoreError("biharmonic inpainting needs known pixels around the hole, but the mask covers the whole image")
-        from skimage.restoration import inpaint_biharmonic
-
-        out = _blend(known, np.clip(inpaint_biharmonic(known, m.astype(bool), channel_axis=-1), 0, 1), m, "paste")
+        out = _blend(known, biharmonic_fill(known, m), m, "paste")
         _report(progress, 1.0)
         return RestoreResult(from_array(out), method, time.perf_counter() - start, info)
 
