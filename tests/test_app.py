@@ -212,6 +212,18 @@ def test_train_keeps_the_fields_a_model_hides_across_changes(state_env):
     assert at.selectbox(key="f_g_norm").value == "batch" and not at.exception
 
 
+def test_train_a_restoration_model_on_emoji_gets_a_recipe_it_can_launch(state_env):
+    """Emoji's recipe is StyleGAN2 + ADA: picking srgan kept ADA and the page refused to launch
+    ("'ada' is for image GANs") until the user found the augment field."""
+    state_env("empty")
+    at = app("train").run()
+    at.selectbox(key="f_data").set_value("emoji").run()
+    at.selectbox(key="f_model").set_value("srgan").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["f_augment"] == [] and at.session_state["f_data"] == "emoji"
+    assert not at.button(key="launch").disabled
+
+
 def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(state_env):
     root = state_env("finished")
     at = app("train").run()
