@@ -232,8 +232,8 @@ def test_animations_are_imported_whole_and_train_as_clips(tmp_path):
     stored = sorted((Path(os.environ["GAN_DATA"]) / "clips").rglob("*.png"))
     assert [Image.open(p).n_frames for p in stored] == [5, 5, 1, 5, 5]
     clips = load_clips("clips", 16, 3, 4)
-    assert clips.clips.shape == (4, 4, 3, 16, 16)
-    assert ("balls/000002-still.png", "not a clip: a single frame (give animated GIF, WebP or PNG files)") in clips.report.skipped
+    assert clips.clips.shape == (4, 4, 3, 16, 16)  # the report file is no skipped clip:
+    assert clips.report.skipped == [("balls/000002-still.png", "not a clip: a single frame (give animated GIF, WebP or PNG files)")]
     assert len(load_dataset("clips", 16, 3)) == 5  # an image GAN reads each file's first frame
 
 
