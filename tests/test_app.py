@@ -330,6 +330,28 @@ def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tm
     assert not (tmp_path / "data" / "pets").exists()
 
 
+def test_data_import_refuses_a_zip_among_other_files(state_env, tmp_path):
+    """A zip uploaded beside images was stored as one more image and skipped ("not an image"):
+    the set was made of the loose images alone, the zip's contents silently lost."""
+    state_env("empty")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(3):
+            img = io.BytesIO()
+            Image.new("RGB", (20, 20), (i * 40, 100, 0)).save(img, "PNG")
+            z.writestr(f"cats/{i}.png", img.getvalue())
+    loose = io.BytesIO()
+    Image.new("RGB", (20, 20), (9, 9, 9)).save(loose, "PNG")
+    at = app("data").run()
+    at.file_uploader(key="upload_files").set_value([("pets.zip", buf.getvalue(), "application/zip"),
+                                                    ("dog.png", loose.getvalue(), "image/png")])
+    at.text_input(key="import_name").set_value("pets")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception and not at.success
+    assert any("imported on its own" in e.value for e in at.error)
+    assert not (tmp_path / "data" / "pets").exists()
+
+
 def test_generate_accepts_an_uploaded_checkpoint_and_refuses_a_pickle(roots, monkeypatch, tmp_path):
     import pickle
 
