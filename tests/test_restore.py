@@ -142,7 +142,7 @@ def test_inpaint_cli(runs, tmp_path, shape_image, cli_here, method, run):
     shape_image.save(tmp_path / "in.png")
     masks.preset("centre box", shape_image.size).save(tmp_path / "mask.png")
     args = ["inpaint", "--method", method, "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
-            "--out", str(tmp_path / "out.png"), "--steps", "5", "--restarts", "3"]
+            "--out", str(tmp_path / "out.png"), *(["--steps", "5", "--restarts", "3"] if method == "prior" else [])]
     res = (cli if run == "prior" else cli_here)(*args, *(["--run", run] if run else []))  # one in a child process
     assert res.returncode == 0, res.stderr
     out = Image.open(tmp_path / "out.png")
@@ -157,10 +157,25 @@ def test_superres_cli(runs, tmp_path, shape_image, cli_here, method, run):
     low = shape_image.resize((8, 8), Image.Resampling.BICUBIC)
     low.save(tmp_path / "low.png")
     args = ["superres", "--method", method, "--image", str(tmp_path / "low.png"), "--scale", "2",
-            "--out", str(tmp_path / "out.png"), "--steps", "5", "--restarts", "3"]
+            "--out", str(tmp_path / "out.png"), *(["--steps", "5", "--restarts", "3"] if method == "prior" else [])]
     res = (cli if method == "model" else cli_here)(*args, *(["--run", run] if run else []))
     assert res.returncode == 0, res.stderr
     assert Image.open(tmp_path / "out.png").size == (16, 16)
+
+
+def test_search_flags_on_a_method_without_a_search_are_refused_not_dropped(runs, tmp_path, shape_image, cli_here):
+    """`inpaint --method model --steps 500` ran the model's one pass and said nothing of --steps."""
+    shape_image.save(tmp_path / "in.png")
+    masks.preset("centre box", shape_image.size).save(tmp_path / "mask.png")
+    common = ["--image", str(tmp_path / "in.png"), "--out", str(tmp_path / "out.png")]
+    for args, said in ((["inpaint", "--run", "ip", "--method", "model", "--mask", str(tmp_path / "mask.png"), "--steps", "500"],
+                        "--steps shapes the generator-prior search; --method model has none"),
+                       (["inpaint", "--method", "biharmonic", "--mask", str(tmp_path / "mask.png"), "--blend", "poisson"],
+                        "--blend sets how a prior or model fill"),
+                       (["superres", "--method", "bicubic", "--seed", "3", "--class", "1"], "--seed, --class shape")):
+        res = cli_here(*args, *common)
+        assert res.returncode == 2 and said in res.stderr, res.stderr
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_superres_scale_0_is_refused_not_read_as_the_default(tmp_path, shape_image, cli_here):

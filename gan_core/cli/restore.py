@@ -69,13 +69,30 @@ def _common_args(parser: argparse.ArgumentParser, methods: tuple[str, ...]) -> N
     parser.add_argument("--image", type=Path, required=True, help="input image, or a folder of images (batch)")
     parser.add_argument("--out", type=Path, required=True, help="output file, or a folder (batch: same file names)")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (prior)")
-    parser.add_argument("--restarts", type=int, default=16, help="random restarts optimised in parallel (prior)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--restarts", type=int, default=None, help="random restarts optimised in parallel (prior; default 16)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the restarts (prior; default 0)")
     parser.add_argument("--class", dest="class_", help="class index or name for a conditional prior (default: try all)")
     parser.add_argument("--device", default="cpu")
 
 
+def _ignored_flag_problem(args) -> str | None:
+    """Flags the chosen method does not use: they were dropped without a word
+    (`inpaint --method model --steps 500` ran its one forward pass, `--blend` left biharmonic as it was)."""
+    given = [f"--{name.rstrip('_')}" for name in ("steps", "restarts", "seed", "class_") if getattr(args, name) is not None]
+    if given and args.method != "prior":
+        return f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} the generator-prior search; --method {args.method} has none"
+    if getattr(args, "blend", None) and args.method not in ("prior", "model"):
+        return f"--blend sets how a prior or model fill meets the known pixels; --method {args.method} fills the hole itself"
+    return None
+
+
 def _run_cli(args, task: str, restore_one: Callable[[Path, Any], RestoreResult]) -> int:
+    problem = _ignored_flag_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    args.restarts = 16 if args.restarts is None else args.restarts
+    args.seed = 0 if args.seed is None else args.seed
     if args.steps is not None and not 1 <= args.steps <= 100_000:
         print("error: --steps must be from 1 to 100000", file=sys.stderr)
         return 2
