@@ -178,6 +178,17 @@ def test_search_flags_on_a_method_without_a_search_are_refused_not_dropped(runs,
     assert not (tmp_path / "out.png").exists()
 
 
+def test_out_is_checked_before_the_work_and_a_new_folder_ends_with_a_slash(tmp_path, shape_image, cli_here):
+    """`--out result` or `--out new/` failed at the save, after the restore had run ("unknown
+    file extension: "): the work was lost and a new folder could not be named."""
+    shape_image.save(tmp_path / "in.png")
+    res = cli_here("superres", "--method", "bicubic", "--image", str(tmp_path / "in.png"), "--out", str(tmp_path / "new") + "/")
+    assert res.returncode == 0, res.stderr
+    assert Image.open(tmp_path / "new" / "in.png").size == (64, 64)
+    res = cli_here("superres", "--method", "bicubic", "--image", str(tmp_path / "in.png"), "--out", str(tmp_path / "result"))
+    assert res.returncode == 2 and "give a file name ending in .png" in res.stderr and " -> " not in res.stdout
+
+
 def test_superres_scale_0_is_refused_not_read_as_the_default(tmp_path, shape_image, cli_here):
     """``--scale 0`` upscaled x4 without a word (0 read as "not given")."""
     shape_image.save(tmp_path / "low.png")

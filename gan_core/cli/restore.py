@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +28,11 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
-def _jobs(image: Path, out: Path) -> list[tuple[Path, Path]]:
+def _jobs(image: Path, out_arg: str) -> list[tuple[Path, Path]]:
+    """(input, output) pairs. The output is checked before any work: a name Pillow cannot write
+    (no suffix, or a new folder given as "out/") failed only at the save, after the restore
+    ran ("unknown file extension: "), and a prior's minutes of search were lost."""
+    out = Path(out_arg)
     if not image.exists():
         raise RestoreError(f"{image} does not exist")
     if image.is_dir():
@@ -38,8 +43,11 @@ def _jobs(image: Path, out: Path) -> list[tuple[Path, Path]]:
             raise RestoreError(f"--image is a folder, so --out must be a folder too; {out} is a file")
         out.mkdir(parents=True, exist_ok=True)
         return [(f, out / f.name) for f in files]
-    if out.is_dir():
+    if out.is_dir() or out_arg.endswith(("/", os.sep)):
+        out.mkdir(parents=True, exist_ok=True)
         return [(image, out / image.name)]
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise RestoreError(f"--out {out_arg}: give a file name ending in {', '.join(IMAGE_SUFFIXES)}, or a folder (end it with /)")
     out.parent.mkdir(parents=True, exist_ok=True)
     return [(image, out)]
 
@@ -67,7 +75,7 @@ def _common_args(parser: argparse.ArgumentParser, methods: tuple[str, ...]) -> N
     parser.add_argument("--checkpoint", help="checkpoint file or step of --run (default: newest)")
     parser.add_argument("--method", choices=methods, default="prior")
     parser.add_argument("--image", type=Path, required=True, help="input image, or a folder of images (batch)")
-    parser.add_argument("--out", type=Path, required=True, help="output file, or a folder (batch: same file names)")
+    parser.add_argument("--out", required=True, help="output file, or a folder (batch: same file names; a new folder ends with /)")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (prior)")
     parser.add_argument("--restarts", type=int, default=None, help="random restarts optimised in parallel (prior; default 16)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the restarts (prior; default 0)")
