@@ -189,6 +189,21 @@ def test_out_is_checked_before_the_work_and_a_new_folder_ends_with_a_slash(tmp_p
     assert res.returncode == 2 and "give a file name ending in .png" in res.stderr and " -> " not in res.stdout
 
 
+def test_outputs_never_write_over_the_inputs(tmp_path, shape_image, cli_here):
+    """`superres --image in/ --out in/` replaced the originals by their upscales without a word."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shape_image.save(folder / "a.png")
+    before = (folder / "a.png").read_bytes()
+    res = cli_here("superres", "--method", "bicubic", "--image", str(folder), "--out", str(folder) + "/")
+    assert res.returncode == 2 and "would write over the input" in res.stderr
+    masks.preset("centre box", shape_image.size).save(tmp_path / "mask.png")
+    res = cli_here("inpaint", "--method", "biharmonic", "--image", str(folder / "a.png"), "--mask", str(tmp_path / "mask.png"),
+                   "--out", str(tmp_path / "mask.png"))
+    assert res.returncode == 2 and "mask.png" in res.stderr
+    assert (folder / "a.png").read_bytes() == before
+
+
 def test_superres_scale_0_is_refused_not_read_as_the_default(tmp_path, shape_image, cli_here):
     """``--scale 0`` upscaled x4 without a word (0 read as "not given")."""
     shape_image.save(tmp_path / "low.png")

@@ -52,6 +52,15 @@ def _jobs(image: Path, out_arg: str) -> list[tuple[Path, Path]]:
     return [(image, out)]
 
 
+def _overwritten_input(jobs: list[tuple[Path, Path]], masks: Path | None) -> Path | None:
+    """An input (image or mask) that an output would replace: `--image in/ --out in/` wrote the
+    results over the originals without a word (and a second run upscaled them again)."""
+    inputs = {src.resolve() for src, _ in jobs}
+    if masks is not None:
+        inputs |= {p.resolve() for p in (masks.iterdir() if masks.is_dir() else [masks])}
+    return next((dst for _, dst in jobs if dst.resolve() in inputs), None)
+
+
 def _mask_for(mask: Path, image: Path) -> Path:
     if not mask.is_dir():
         return mask
@@ -109,6 +118,9 @@ def _run_cli(args, task: str, restore_one: Callable[[Path, Any], RestoreResult])
         return 2
     try:
         jobs = _jobs(args.image, args.out)
+        clash = _overwritten_input(jobs, getattr(args, "mask", None))
+        if clash is not None:
+            raise RestoreError(f"--out would write over the input {clash}: give another file or folder")
         loaded = load_for(args.run, args.method, args.checkpoint, args.device)
         if loaded is not None:
             _check_run(loaded, args.method, task)
