@@ -180,6 +180,12 @@ with tab_import:
             st.error("Give the new set a name.")
         elif too_much:
             st.session_state["import_result"] = ("error", f"Not imported: {too_much}", [])
+        elif len(files) > 1 and any(f.name.lower().endswith(".zip") for f in files):
+            # Beside other files a zip was stored as one more "image" and skipped (not an image):
+            # its whole contents were lost from the set, or the import found no images at all.
+            st.session_state["import_result"] = (
+                "error", "Not imported: a **.zip** is imported on its own. Upload one .zip, or image files "
+                         "without a zip (several zips: import each under its own name, or zip them together).", [])
         elif taken and not replace:
             free = next(f"{name}-{i}" for i in range(2, 10_000) if not (data_root() / f"{name}-{i}").exists())
             st.session_state["import_result"] = (

@@ -69,9 +69,11 @@ def on_data_change() -> None:
 
 
 def on_model_change() -> None:
-    """A translation model brings its own recipe (widths, batch, optimiser, domains) for the set."""
+    """A translation model brings its own recipe (widths, batch, optimiser, domains) for the set,
+    and so does a video or restoration model on a set whose recipe is another kind's (the
+    folder recipe's ADA was refused for them)."""
     model, data = st.session_state["f_model"], st.session_state["f_data"]
-    if model in of_kind("translation"):
+    if model in of_kind("translation") or preset_for(data, model).get("model") != preset_for(data).get("model"):
         load_values(preset_for(data, model))
         st.session_state["f_data"], st.session_state["f_model"] = data, model
 

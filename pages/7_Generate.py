@@ -272,7 +272,9 @@ with tab_export:
     per_class = int(e2.number_input("Images per class" if loaded.conditional else "Images", 1, 20_000, 100,
                                     key="export_n"))
     e3.markdown("&nbsp;")
-    go_export = e3.button("Export", type="primary", icon=":material/dataset:", key="export_go")
+    go_export = e3.button("Export", type="primary", icon=":material/dataset:", key="export_go", disabled=is_video)
+    if is_video:
+        st.caption("A synthetic data set is for image models: download this run's clips as GIFs above.")
     if go_export:
         try:
             validate_name(export_name)

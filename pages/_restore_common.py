@@ -60,13 +60,20 @@ def verdict(result: R.RestoreResult | None, baseline: R.RestoreResult | None, or
     if result is None or baseline is None or original is None:
         return
     ours, theirs = R.psnr(original, result.image), R.psnr(original, baseline.image)
-    if ours < theirs:
+    if round(ours, 1) == round(theirs, 1) or ours == theirs:  # an empty mask: both inf, "Better: inf dB against inf dB"
+        st.info(f"Same as the baseline here: {_db(ours)} (PSNR)" + (" — nothing was missing, so both return the "
+                "image as it is" if ours == float("inf") else "."), icon=":material/drag_handle:")
+    elif ours < theirs:
         st.warning(f"**Worse than the baseline here:** {ours:.1f} dB against {baseline_label}'s {theirs:.1f} dB "
                    "(PSNR, higher is better). Prefer the baseline's result for this image, or train the run longer.",
                    icon=":material/trending_down:")
     else:
         st.success(f"Better than the baseline: {ours:.1f} dB against {baseline_label}'s {theirs:.1f} dB (PSNR).",
                    icon=":material/trending_up:")
+
+
+def _db(psnr: float) -> str:
+    return "identical to the original" if psnr == float("inf") else f"{psnr:.1f} dB"
 
 
 def pick_image(prefix: str) -> tuple[Image.Image | None, str]:

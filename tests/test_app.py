@@ -212,6 +212,18 @@ def test_train_keeps_the_fields_a_model_hides_across_changes(state_env):
     assert at.selectbox(key="f_g_norm").value == "batch" and not at.exception
 
 
+def test_train_a_restoration_model_on_emoji_gets_a_recipe_it_can_launch(state_env):
+    """Emoji's recipe is StyleGAN2 + ADA: picking srgan kept ADA and the page refused to launch
+    ("'ada' is for image GANs") until the user found the augment field."""
+    state_env("empty")
+    at = app("train").run()
+    at.selectbox(key="f_data").set_value("emoji").run()
+    at.selectbox(key="f_model").set_value("srgan").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["f_augment"] == [] and at.session_state["f_data"] == "emoji"
+    assert not at.button(key="launch").disabled
+
+
 def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(state_env):
     root = state_env("finished")
     at = app("train").run()
@@ -315,6 +327,28 @@ def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tm
     assert any(o.startswith("pets") for o in at.radio(key="data_pick").options)
     at.radio(key="data_pick").set_value("pets").run()
     at.button(key="delete_pets").click().run()
+    assert not (tmp_path / "data" / "pets").exists()
+
+
+def test_data_import_refuses_a_zip_among_other_files(state_env, tmp_path):
+    """A zip uploaded beside images was stored as one more image and skipped ("not an image"):
+    the set was made of the loose images alone, the zip's contents silently lost."""
+    state_env("empty")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(3):
+            img = io.BytesIO()
+            Image.new("RGB", (20, 20), (i * 40, 100, 0)).save(img, "PNG")
+            z.writestr(f"cats/{i}.png", img.getvalue())
+    loose = io.BytesIO()
+    Image.new("RGB", (20, 20), (9, 9, 9)).save(loose, "PNG")
+    at = app("data").run()
+    at.file_uploader(key="upload_files").set_value([("pets.zip", buf.getvalue(), "application/zip"),
+                                                    ("dog.png", loose.getvalue(), "image/png")])
+    at.text_input(key="import_name").set_value("pets")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not at.exception and not at.success
+    assert any("imported on its own" in e.value for e in at.error)
     assert not (tmp_path / "data" / "pets").exists()
 
 

@@ -286,6 +286,22 @@ def test_cli_import_list_delete(tmp_path, capsys):
     assert data_cli(["bogus"]) == 2
 
 
+def test_a_set_imported_from_the_data_page_keeps_its_report(tmp_path):
+    """The Data page records the importer in the report (``created_by``); the listing then read
+    it as no report at all: "folder placed by hand", the skipped files' summary gone."""
+    from gan_core.access import ownership
+    from gan_core.access.identity import Identity
+
+    for i in range(4):
+        save(tmp_path / "src" / ("cats", "dogs")[i % 2] / f"{i}.png", solid((i * 40, 0, 0)))
+    (tmp_path / "src" / "cats" / "bad.png").write_bytes(b"x")
+    data.import_dataset(tmp_path / "src", "pets")
+    ownership.record_dataset_owner("pets", Identity("local:me", "local"))
+    info = next(d for d in data.list_datasets() if d.name == "pets")
+    assert info.note == "Imported 4 images in 2 classes; skipped 1 (1 not an image)" and info.count == 4
+    assert ownership.dataset_owner("pets") == "local:me"
+
+
 def test_download_failure_is_a_clear_error(monkeypatch):
     from gan_core.torch_utils.vision import torchvision
 

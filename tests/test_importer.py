@@ -215,6 +215,28 @@ def test_folder_import_then_load_list_overwrite(tmp_path):
     assert len(list(old.rglob("*.png"))) == 6
 
 
+def test_animations_are_imported_whole_and_train_as_clips(tmp_path):
+    """An imported GIF kept its first frame only: a set of clips imported on the Data page could
+    not train the video GAN ("not a clip: a single frame"). Stills stay plain PNGs."""
+    from gan_core.data.clips import load_clips
+    from gan_core.data.images import load_dataset
+
+    src = tmp_path / "src"
+    for i, cls in enumerate(("balls", "boxes") * 2):
+        (src / cls).mkdir(parents=True, exist_ok=True)
+        frames = [Image.new("RGB", (24, 20), (40 * t, 60 * i, 90)) for t in range(5)]
+        frames[0].save(src / cls / f"c{i}.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    (src / "balls" / "still.png").write_bytes(png())
+    report = import_dataset(src, "clips")
+    assert report.imported == 5 and not report.skipped
+    stored = sorted((Path(os.environ["GAN_DATA"]) / "clips").rglob("*.png"))
+    assert [Image.open(p).n_frames for p in stored] == [5, 5, 1, 5, 5]
+    clips = load_clips("clips", 16, 3, 4)
+    assert clips.clips.shape == (4, 4, 3, 16, 16)  # the report file is no skipped clip:
+    assert clips.report.skipped == [("balls/000002-still.png", "not a clip: a single frame (give animated GIF, WebP or PNG files)")]
+    assert len(load_dataset("clips", 16, 3)) == 5  # an image GAN reads each file's first frame
+
+
 def test_folder_symlinks_and_fifos_not_followed(tmp_path):
     outside = tmp_path / "secret.png"
     outside.write_bytes(png())

@@ -63,6 +63,9 @@ def test_inpaint_page_full_and_empty_masks(runs):
     at.selectbox(key="ip_preset").set_value("none").run()
     run_method(at, "ip", "prior", "prior", steps=2, restarts=2)
     assert at.session_state["ip_result"]["result"].info["note"].startswith("the mask covers nothing")
+    # demo mode's verdict: both unchanged is a tie, not "Better than the baseline: inf dB against inf dB"
+    assert not any("Better than the baseline" in s.value for s in at.success)
+    assert any(i.value.startswith("Same as the baseline here: identical to the original") for i in at.info)
 
 
 def test_inpaint_page_draw_mode_and_no_runs(studio_dirs):

@@ -260,6 +260,29 @@ def test_config_refuses_what_does_not_fit():
     assert preset_for("emoji")["model"] == "stylegan2"
 
 
+def test_video_and_restoration_models_on_a_folder_or_emoji_get_a_recipe_that_fits(tmp_path):
+    """`train --data FOLDER --model srgan|inpaint-gan|dvdgan` was refused ("augment: 'ada' is for
+    image GANs") though the user set no augment: the folder recipe (StyleGAN2 + ADA) came along."""
+    import argparse
+
+    from PIL import Image
+
+    from gan_core.cli.train import add_train_arguments, config_from_args
+
+    for i in range(4):
+        folder = tmp_path / "set" / ("cats" if i % 2 else "dogs")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (20, 20), (60 * i, 90, 30)).save(folder / f"{i}.png")
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    for data, model in ((str(tmp_path / "set"), "srgan"), (str(tmp_path / "set"), "inpaint-gan"),
+                        (str(tmp_path / "set"), "dvdgan"), ("emoji", "srgan")):
+        cfg, _ = config_from_args(parser.parse_args(["--data", data, "--model", model]))
+        assert (cfg.model, cfg.augment, cfg.lr_g, cfg.channels) == (model, [], 2e-4, 3), (data, model)
+    assert config_from_args(parser.parse_args(["--data", str(tmp_path / "set"), "--model", "dvdgan"]))[0].frames == 8
+    assert preset_for(str(tmp_path / "set"), "stylegan2") == preset_for(str(tmp_path / "set"))
+
+
 def test_a_flat_folder_trains_unconditionally_by_default(tmp_path):
     """The Data page says a set without class folders trains unconditionally: the folder
     preset (conditional) must not make `train --data FOLDER` fail on it."""

@@ -90,7 +90,7 @@ def test_generator_and_both_critics_shapes(g_norm):
     assert x.shape == (2, 16, 1, 64, 64) and D(x).shape == (2,)
 
 
-def test_train_sample_gifs_and_resume(studio_dirs, tmp_path):
+def test_train_sample_gifs_and_resume(studio_dirs, tmp_path, capsys):
     from gan_core.cli.main import main
     from gan_core.training.loop import train
 
@@ -116,6 +116,19 @@ def test_train_sample_gifs_and_resume(studio_dirs, tmp_path):
             assert im.info.get("loop") == 0
             info = json.loads(im.info["comment"])
         assert info["model"] == "dvdgan" and info["run"] == "vid" and info["frames"] == "4"
+    # --frames shapes only --interpolate: asking a video run for 2-frame clips is refused, not ignored
+    capsys.readouterr()
+    assert main(["sample", "--run", "vid", "--n", "1", "--frames", "2", "--out", str(tmp_path / "short")]) == 2
+    assert "4 frames it was trained with" in capsys.readouterr().err and not (tmp_path / "short").exists()
+    # a synthetic data set is made of images: Generate's Export on a video run crashed in to_pil
+    from gan_core.inference.export import export_synthetic
+    from gan_core.inference.generators import load_generator
+
+    with pytest.raises(ValueError, match="makes clips"):
+        export_synthetic(load_generator("vid"), "synth", 1, root=tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    assert main(["sample", "--run", "vid", "--n", "1", "--as-dataset", "synth"]) == 2
+    assert "makes clips" in capsys.readouterr().err
     # resume: raise the budget, continue from the step-6 checkpoint
     run.write_config(run.config().replace(steps=10))
     assert train(run, resume=True) == "finished"

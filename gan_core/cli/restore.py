@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +29,11 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
-def _jobs(image: Path, out: Path) -> list[tuple[Path, Path]]:
+def _jobs(image: Path, out_arg: str) -> list[tuple[Path, Path]]:
+    """(input, output) pairs. The output is checked before any work: a name Pillow cannot write
+    (no suffix, or a new folder given as "out/") failed only at the save, after the restore
+    ran ("unknown file extension: "), and a prior's minutes of search were lost."""
+    out = Path(out_arg)
     if not image.exists():
         raise RestoreError(f"{image} does not exist")
     if image.is_dir():
@@ -39,10 +44,22 @@ def _jobs(image: Path, out: Path) -> list[tuple[Path, Path]]:
             raise RestoreError(f"--image is a folder, so --out must be a folder too; {out} is a file")
         out.mkdir(parents=True, exist_ok=True)
         return [(f, out / f.name) for f in files]
-    if out.is_dir():
+    if out.is_dir() or out_arg.endswith(("/", os.sep)):
+        out.mkdir(parents=True, exist_ok=True)
         return [(image, out / image.name)]
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise RestoreError(f"--out {out_arg}: give a file name ending in {', '.join(IMAGE_SUFFIXES)}, or a folder (end it with /)")
     out.parent.mkdir(parents=True, exist_ok=True)
     return [(image, out)]
+
+
+def _overwritten_input(jobs: list[tuple[Path, Path]], masks: Path | None) -> Path | None:
+    """An input (image or mask) that an output would replace: `--image in/ --out in/` wrote the
+    results over the originals without a word (and a second run upscaled them again)."""
+    inputs = {src.resolve() for src, _ in jobs}
+    if masks is not None:
+        inputs |= {p.resolve() for p in (masks.iterdir() if masks.is_dir() else [masks])}
+    return next((dst for _, dst in jobs if dst.resolve() in inputs), None)
 
 
 def _mask_for(mask: Path, image: Path) -> Path:
@@ -68,15 +85,32 @@ def _common_args(parser: argparse.ArgumentParser, methods: tuple[str, ...]) -> N
     parser.add_argument("--checkpoint", help="checkpoint file or step of --run (default: newest)")
     parser.add_argument("--method", choices=methods, default="prior")
     parser.add_argument("--image", type=Path, required=True, help="input image, or a folder of images (batch)")
-    parser.add_argument("--out", type=Path, required=True, help="output file, or a folder (batch: same file names)")
+    parser.add_argument("--out", required=True, help="output file, or a folder (batch: same file names; a new folder ends with /)")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps (prior)")
-    parser.add_argument("--restarts", type=int, default=16, help="random restarts optimised in parallel (prior)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--restarts", type=int, default=None, help="random restarts optimised in parallel (prior; default 16)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the restarts (prior; default 0)")
     parser.add_argument("--class", dest="class_", help="class index or name for a conditional prior (default: try all)")
     parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
 
 
+def _ignored_flag_problem(args) -> str | None:
+    """Flags the chosen method does not use: they were dropped without a word
+    (`inpaint --method model --steps 500` ran its one forward pass, `--blend` left biharmonic as it was)."""
+    given = [f"--{name.rstrip('_')}" for name in ("steps", "restarts", "seed", "class_") if getattr(args, name) is not None]
+    if given and args.method != "prior":
+        return f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} the generator-prior search; --method {args.method} has none"
+    if getattr(args, "blend", None) and args.method not in ("prior", "model"):
+        return f"--blend sets how a prior or model fill meets the known pixels; --method {args.method} fills the hole itself"
+    return None
+
+
 def _run_cli(args, task: str, restore_one: Callable[[Path, Any], RestoreResult]) -> int:
+    problem = _ignored_flag_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    args.restarts = 16 if args.restarts is None else args.restarts
+    args.seed = 0 if args.seed is None else args.seed
     if args.steps is not None and not 1 <= args.steps <= 100_000:
         print("error: --steps must be from 1 to 100000", file=sys.stderr)
         return 2
@@ -85,6 +119,9 @@ def _run_cli(args, task: str, restore_one: Callable[[Path, Any], RestoreResult])
         return 2
     try:
         jobs = _jobs(args.image, args.out)
+        clash = _overwritten_input(jobs, getattr(args, "mask", None))
+        if clash is not None:
+            raise RestoreError(f"--out would write over the input {clash}: give another file or folder")
         loaded = load_for(args.run, args.method, args.checkpoint, pick_device(args.device))
         if loaded is not None:
             _check_run(loaded, args.method, task)

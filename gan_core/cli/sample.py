@@ -31,10 +31,10 @@ def cmd_sample(argv: list[str]) -> int:
     parser.add_argument("--interpolate", type=int, nargs=2, metavar=("A", "B"),
                         help="instead of N samples: one looping GIF from seed A to seed B (in W for stylegan2 runs), "
                              "as Generate's Interpolate tab")
-    parser.add_argument("--frames", type=int, default=24, help="frames of --interpolate (2-240, default 24)")
+    parser.add_argument("--frames", type=int, default=None, help="frames of --interpolate (2-240, default 24)")
     parser.add_argument("--mix", type=int, nargs=2, metavar=("A", "B"),
                         help="stylegan2: one PNG with the coarse styles (layout) of seed A and the rest (colours) of seed B")
-    parser.add_argument("--cutoff", type=int, default=3, help="--mix: style layers taken from A (default 3)")
+    parser.add_argument("--cutoff", type=int, default=None, help="--mix: style layers taken from A (default 3)")
     parser.add_argument("--raw", action="store_true", help="use the raw G weights instead of the EMA")
     parser.add_argument("--device", default="cpu", help="auto, cpu (default), cuda, cuda:N or mps")
     args = parser.parse_args(argv)
@@ -51,8 +51,9 @@ def cmd_sample(argv: list[str]) -> int:
                   file=sys.stderr)
             return 2
         loaded = load_generator(args.run, args.checkpoint, ema=not args.raw, device=pick_device(args.device))
+        _refuse_stray_flags(args, loaded)
         if args.as_dataset:
-            if args.class_ is not None or args.interpolate or args.mix or loaded.config.run_type.sample == "clip":
+            if args.class_ is not None or args.interpolate or args.mix:
                 raise ValueError("--as-dataset writes every class of an image generator; drop --class, --interpolate and --mix")
             folder, count = export_synthetic(loaded, args.as_dataset, args.n, seed=args.seed, truncation=args.truncation)
             print(f"wrote {count:,} images to the data set {args.as_dataset} ({folder}; step {loaded.step}, "
@@ -70,6 +71,19 @@ def cmd_sample(argv: list[str]) -> int:
         return 2
     print(f"wrote {len(paths)} files to {args.out} (step {loaded.step}, {loaded.weights} weights)")
     return 0
+
+
+def _refuse_stray_flags(args, loaded) -> None:
+    """``--frames`` / ``--cutoff`` only shape ``--interpolate`` / ``--mix``: given alone they were
+    dropped without a word (``sample --run VIDEO --frames 4`` wrote 8-frame GIFs)."""
+    clip = loaded.config.run_type.sample == "clip"
+    if args.frames is not None and not args.interpolate:
+        raise ValueError("--frames is the length of an --interpolate GIF" + (
+            f"; a clip of this video run always has the {loaded.config.frames} frames it was trained with" if clip else ""))
+    if args.cutoff is not None and not args.mix:
+        raise ValueError("--cutoff is for --mix (the style layers taken from seed A)")
+    args.frames = 24 if args.frames is None else args.frames
+    args.cutoff = 3 if args.cutoff is None else args.cutoff
 
 
 def _one_walk_or_mix(args, loaded, class_index: int | None) -> int:

@@ -107,10 +107,28 @@ def preset_for(data: str, model: str | None = None, labelled: bool | None = None
             values["paired_transform"] = "folder"
         return values
     if data in PRESETS:
-        return dict(PRESETS[data], preset=data)
-    if labelled is None:
-        from gan_core.data.catalogue import has_class_labels  # (0.3 s for 20k files here)
+        base = dict(PRESETS[data], preset=data)
+    else:
+        if labelled is None:
+            from gan_core.data.catalogue import has_class_labels  # (0.3 s for 20k files here)
 
-        labelled = has_class_labels(data) is not False
-    # A flat folder has no classes to condition on: it trains unconditionally, as the Data page says.
-    return dict(STYLEGAN2, data=data, preset="custom", conditional=labelled)
+            labelled = has_class_labels(data) is not False
+        # A flat folder has no classes to condition on: it trains unconditionally, as the Data page says.
+        base = dict(STYLEGAN2, data=data, preset="custom", conditional=labelled)
+    return _for_model(base, model) if model else base
+
+
+def _for_model(base: dict[str, Any], model: str) -> dict[str, Any]:
+    """A video or restoration ``model`` on a set whose recipe is another kind's gets the studio
+    recipe (the moving-* presets' for video) at the set's size and colour. The folder and
+    emoji recipe is StyleGAN2 + ADA: `--model srgan|inpaint-gan|dvdgan` on a folder, an
+    imported set or emoji was refused ("'ada' is for image GANs") although the user set no
+    augment, and StyleGAN2's lr 0.0025 and R1 are not these models' recipe either."""
+    from gan_core.runtypes.registry import kind_of
+
+    kind = kind_of(model)
+    if kind not in ("video", "restoration") or kind == kind_of(base["model"]):
+        return base
+    recipe = PRESETS["moving-shapes"] if kind == "video" else STUDIO
+    size = dict(resolution=recipe.get("resolution", base["resolution"]), channels=base["channels"])
+    return dict(recipe, **size, model=model, data=base["data"], conditional=base["conditional"], preset="custom")

@@ -183,7 +183,7 @@ def _imported_info(folder: Path) -> DatasetInfo:
     classes = sorted(p.name for p in folder.iterdir()
                      if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
     try:
-        report = ImportReport(**json.loads((folder / REPORT_FILE).read_text(encoding="utf-8")))
+        report = ImportReport.from_json((folder / REPORT_FILE).read_text(encoding="utf-8"))
         count, note = int(report.imported), report.summary()
     except (OSError, ValueError, TypeError):
         count = sum(1 for p in folder.rglob("*") if p.is_file() and p.name != REPORT_FILE)

@@ -44,7 +44,7 @@ import stat
 import time
 import zipfile
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -54,6 +54,7 @@ from gan_core.data.limits import free_space_problem, import_max_side, trash_days
 from gan_core.data.untrusted import (  # noqa: F401 - re-exported
     MAX_IMAGE_PIXELS,
     SkipFile,
+    decode_frames,
     decode_image,
     open_untrusted,
     to_l_or_rgb,
@@ -98,6 +99,13 @@ class ImportReport:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ImportReport":
+        """The report in ``text``; keys added beside it (``created_by``, written by
+        ``access.ownership`` on every Data-page import) are not the report's and are ignored."""
+        d = json.loads(text)
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
 
 
 def _plural(n: int, word: str) -> str:
@@ -439,14 +447,13 @@ def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportR
     class_dirs = safe_folder_names(source.classes)
     count = 0
     used = set()
-    side = import_max_side()
-    for f, label, im in iter_images(source, source.files, draft_size=side):
-        if max(im.size) > side:  # stored at a bounded size (GAN_IMPORT_MAX_SIDE); training uses <= 256 px
-            im.thumbnail((side, side), Image.Resampling.LANCZOS)
+    side = import_max_side()  # stored at a bounded size (GAN_IMPORT_MAX_SIDE); training uses <= 256 px
+    for f, label, frames in _iter_frames(source, side):
         folder = tmp if label is None else tmp / class_dirs[label]
         folder.mkdir(exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(f.parts[-1]).stem)[:40].lstrip(".")
-        im.save(folder / f"{count:06d}-{stem}.png", format="PNG", compress_level=3)
+        frames[0].save(folder / f"{count:06d}-{stem}.png", format="PNG", compress_level=3,
+                       **(dict(save_all=True, append_images=frames[1:], duration=100, loop=0) if len(frames) > 1 else {}))
         used.add(label)
         count += 1
     if count == 0:
@@ -455,6 +462,17 @@ def _write_set(source: Source, tmp: Path, name: str, src: str | Path) -> ImportR
     report = ImportReport(count, list(source.skipped), classes, name)
     (tmp / REPORT_FILE).write_text(report.to_json(), encoding="utf-8")
     return report
+
+
+def _iter_frames(source: Source, side: int) -> Iterator[tuple[SourceFile, int | None, list[Image.Image]]]:
+    """Each usable file's frames (``decode_frames``), recording skips in ``source.skipped``.
+    An animation is kept as an animated PNG: imports kept its first frame only, so a set of
+    GIF clips imported on the Data page could not train the video GAN ("a single frame")."""
+    for f, label in source.files:
+        try:
+            yield f, label, decode_frames(source.read(f), side)
+        except SkipFile as exc:
+            source.skipped.append((f.rel, str(exc)))
 
 
 def safe_folder_names(classes: list[str]) -> list[str]:

@@ -75,7 +75,7 @@ def preset(name: str, size: tuple[int, int], seed: int = 0) -> Image.Image:
 
 
 def mask_from_pil(mask: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
-    """[H, W] float32 in {0, 1} (1 = missing); resized with nearest to ``size`` (w, h).
+    """[H, W] float32 in {0, 1} (1 = missing); resized to ``size`` (w, h) keeping every hole.
     Transparency counts as known: an RGBA mask is missing where it is opaque and bright."""
     if mask.mode in ("RGBA", "LA", "PA") or (mask.mode == "P" and "transparency" in mask.info):
         rgba = mask.convert("RGBA")
@@ -84,9 +84,22 @@ def mask_from_pil(mask: Image.Image, size: tuple[int, int] | None = None) -> np.
         mask = Image.fromarray((grey * 255).astype(np.uint8), "L")
     else:
         mask = mask.convert("L")
-    if size is not None and mask.size != tuple(size):
-        mask = mask.resize(tuple(size), Image.Resampling.NEAREST)
-    return (np.asarray(mask, dtype=np.float32) > 127.5).astype(np.float32)
+    missing = (np.asarray(mask, dtype=np.float32) > 127.5).astype(np.float32)
+    return missing if size is None else resize_mask(missing, size)
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a {0,1} mask [H, W] to ``size`` (w, h) so that any pixel touched by the hole stays
+    missing: a box filter, > 0, whenever a side shrinks. Nearest sampling dropped holes: a
+    1-px stroke on a 4x-larger mask survived on one row in four, a 4x4 box on a 10x10 mask
+    vanished at 3x2 (and the image came back unchanged)."""
+    h, w = mask.shape
+    if (w, h) == tuple(size):
+        return mask
+    im = Image.fromarray((mask * 255).astype(np.uint8), "L")
+    resample = Image.Resampling.BOX if size[0] < w or size[1] < h else Image.Resampling.NEAREST
+    small = np.asarray(im.resize(tuple(size), resample), dtype=np.float32)
+    return (small > 0).astype(np.float32)
 
 
 def mask_to_pil(mask: np.ndarray) -> Image.Image:

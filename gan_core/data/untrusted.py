@@ -98,6 +98,36 @@ def decode_image(data: bytes, draft_size: int | None = None) -> Image.Image:
         return to_l_or_rgb(im)
 
 
+# An animation keeps at most this many frames on import (picked evenly; a clip trains on 8-16),
+# and stepping through it decodes at most FRAME_PIXEL_BUDGET pixels (GIF frames decode in order).
+MAX_IMPORT_FRAMES = 64
+FRAME_PIXEL_BUDGET = 400_000_000
+
+
+def decode_frames(data: bytes, side: int) -> list[Image.Image]:
+    """Untrusted bytes as "L" or "RGB" frames no larger than ``side`` px: one for a still
+    image, up to ``MAX_IMPORT_FRAMES`` picked evenly over an animation (GIF, WebP, APNG),
+    all in one mode; or ``SkipFile``."""
+    with open_untrusted(data) as im:
+        count = int(getattr(im, "n_frames", 1))
+        if count < 2:
+            if im.format == "JPEG":
+                im.draft("RGB" if im.mode != "L" else "L", (side, side))
+            im.load()
+            frames = [to_l_or_rgb(im)]
+        else:
+            count = min(count, max(2, FRAME_PIXEL_BUDGET // (im.size[0] * im.size[1])))
+            frames = []
+            for i in sorted(set(np.linspace(0, count - 1, min(count, MAX_IMPORT_FRAMES)).round().astype(int).tolist())):
+                im.seek(i)
+                frames.append(to_l_or_rgb(im))
+    for frame in frames:
+        if max(frame.size) > side:
+            frame.thumbnail((side, side), Image.Resampling.LANCZOS)
+    mode = "RGB" if any(f.mode == "RGB" for f in frames) else "L"
+    return [f.convert(mode) for f in frames]
+
+
 def to_l_or_rgb(im: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit "L" or "RGB" (rules in the module docstring)."""
     mode = im.mode

@@ -34,6 +34,9 @@ def export_synthetic(loaded, name: str, per_class: int, seed: int = 0, truncatio
 
     Built in a hidden temp folder and renamed into place. Returns (folder, images written).
     """
+    if loaded.config.run_type.sample == "clip":  # its G makes [T, C, H, W] clips: to_pil crashed on frame 0
+        raise ValueError(f"a synthetic data set is made of images, and a {loaded.config.model} run makes clips: "
+                         "`python -m gan_core sample --run RUN --out DIR` writes them as GIFs")
     validate_name(name)
     root = Path(root) if root is not None else data_root()
     final = root / name

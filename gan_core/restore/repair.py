@@ -13,8 +13,9 @@ Two families, both selectable by ``method``:
 - Baselines: ``"biharmonic"`` (scikit-image) for holes, ``"bicubic"`` / ``"lanczos"`` (Pillow)
   for resolution.
 
-Sizes: learned methods work at the run's resolution. The image (and the LR image times the
-scale) is stretched to that square and the result stretched back, so any size works; known
+Sizes: the prior methods and the inpainting model work at the run's resolution. The image
+(and the LR image times the scale) is stretched to that square and the result stretched back,
+so any size works; the srgan model, fully convolutional, runs on the input as it is. Known
 pixels are then pasted back at the original size. Masks are resized so that any missing
 pixel stays missing. Channels are converted to the run's (grey <-> RGB), and the result is
 returned in the input's mode (grey in, grey out). White (bright) mask pixels = missing.
@@ -40,7 +41,9 @@ from gan_core.restore.images import (
     _blend,
     _model_res,
     _report,
+    biharmonic_fill,
     check_input_size,
+    fit_pixels,
     from_array,
     from_tensor,
     is_grey,
@@ -87,9 +90,7 @@ def inpaint(image: Image.Image, mask: Image.Image, method: str = "prior", loaded
     if method == "biharmonic":
         if m.all():
             raise RestoreError("biharmonic inpainting needs known pixels around the hole, but the mask covers the whole image")
-        from skimage.restoration import inpaint_biharmonic
-
-        out = _blend(known, np.clip(inpaint_biharmonic(known, m.astype(bool), channel_axis=-1), 0, 1), m, "paste")
+        out = _blend(known, biharmonic_fill(known, m), m, "paste")
         _report(progress, 1.0)
         return RestoreResult(from_array(out), method, time.perf_counter() - start, info)
 
@@ -230,10 +231,7 @@ def superres(image: Image.Image, scale: int = 4, method: str = "prior", loaded=N
     cfg = loaded.config
     res = _model_res(loaded)
     if method == "model":
-        low = res // cfg.scale
-        lr_t = to_tensor(image, cfg.channels, (low, low)).to(loaded.device)
-        with torch.no_grad():
-            out = loaded.G(lr_t)
+        out = _sr_model(loaded, image)
         info["model_scale"] = cfg.scale
         _report(progress, 1.0)
     else:
@@ -245,6 +243,42 @@ def superres(image: Image.Image, scale: int = 4, method: str = "prior", loaded=N
     info.update(model_resolution=res, run=str(loaded.source), checkpoint_step=loaded.step)
     result = to_mode(from_tensor(out[0]).resize(out_size, Image.Resampling.BICUBIC), grey)
     return RestoreResult(result, method, time.perf_counter() - start, info)
+
+
+# LR pixels per tile side, and the context around each: the srgan G sees 14 LR pixels each way
+# (head + 6 residual blocks of two 3x3 convs + one), its upsampling convs about one more.
+SR_TILE, SR_MARGIN = 96, 16
+
+
+def _sr_model(loaded, image: Image.Image) -> torch.Tensor:
+    """The srgan G on the input at its own size, x its scale: [1, C, H*s, W*s]. It is fully
+    convolutional and learned local detail from LR patches, so it needs no stretching: the
+    input used to be squashed to the run's LR square (a 32x32 emoji to 8x8 for a 32-px x4
+    run), 7.6 dB below bicubic. Tiled with context, so memory stays bounded at any size; an
+    input whose x-model-scale result would pass the output cap is reduced first."""
+    cfg = loaded.config
+    image, _ = fit_pixels(image, MAX_OUTPUT_PIXELS // cfg.scale**2)
+    x = to_tensor(image, cfg.channels).to(loaded.device)
+    with torch.no_grad():
+        return sr_tiled(loaded.G, x, cfg.scale)
+
+
+def sr_tiled(G, x: torch.Tensor, scale: int, tile: int = SR_TILE, margin: int = SR_MARGIN) -> torch.Tensor:
+    """``G(x)`` for a fully convolutional x``scale`` G, computed tile by tile: each ``tile``-px
+    square is run with ``margin`` px of context and only its centre kept."""
+    n, c, h, w = x.shape
+    if h <= tile and w <= tile:
+        return G(x)
+    out = x.new_empty(n, c, h * scale, w * scale)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(0, top - margin), max(0, left - margin)
+            t1, l1 = min(h, top + tile + margin), min(w, left + tile + margin)
+            part = G(x[:, :, t0:t1, l0:l1])
+            bottom, right = min(h, top + tile), min(w, left + tile)
+            out[:, :, top * scale:bottom * scale, left * scale:right * scale] = part[
+                :, :, (top - t0) * scale:(bottom - t0) * scale, (left - l0) * scale:(right - l0) * scale]
+    return out
 
 
 def _pulse(loaded, lr_t, *, steps, restarts, seed, class_index, lr, lam, progress):
