@@ -17,7 +17,6 @@ from gan_core.config.fields import kind_of_field  # noqa: E402
 from gan_core.data import list_datasets, split_sizes  # noqa: E402
 from gan_core.data.limits import set_memory_problem  # noqa: E402
 from gan_core.runs.rundir import RunError, checkpoints_root, validate_name  # noqa: E402
-from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.common import go, page_setup, runs_safe  # noqa: E402
 from ui.estimate import estimate_text, measured_speed  # noqa: E402
 from ui.machine import device_problem, idle_options  # noqa: E402
@@ -69,13 +68,13 @@ def on_data_change() -> None:
 
 
 def on_model_change() -> None:
-    """A translation model brings its own recipe (widths, batch, optimiser, domains) for the set,
-    and so does a video or restoration model on a set whose recipe is another kind's (the
-    folder recipe's ADA was refused for them)."""
+    """Every model brings its recipe for the set, as a set does for its default model: a
+    translation model its widths, batch and domains; a video or restoration model the studio's
+    (the folder recipe's ADA was refused for them); StyleGAN2 on Fashion-MNIST its own, not the
+    DCGAN's hinge and lr 2e-4, and back to DCGAN the DCGAN's, not StyleGAN2's lr 0.0025 and R1."""
     model, data = st.session_state["f_model"], st.session_state["f_data"]
-    if model in of_kind("translation") or preset_for(data, model).get("model") != preset_for(data).get("model"):
-        load_values(preset_for(data, model))
-        st.session_state["f_data"], st.session_state["f_model"] = data, model
+    load_values(preset_for(data, model))
+    st.session_state["f_data"], st.session_state["f_model"] = data, model
 
 
 def on_preset_change() -> None:

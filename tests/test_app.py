@@ -224,6 +224,19 @@ def test_train_a_restoration_model_on_emoji_gets_a_recipe_it_can_launch(state_en
     assert not at.button(key="launch").disabled
 
 
+def test_train_model_switch_loads_that_models_recipe_both_ways(state_env):
+    """Fashion-MNIST's DCGAN form switched to stylegan2 kept hinge and lr 2e-4; and back to dcgan
+    it would have kept StyleGAN2's lr 0.0025 and R1."""
+    state_env("empty")
+    at = app("train").run()
+    at.selectbox(key="f_model").set_value("stylegan2").run()
+    assert (at.session_state["f_loss"], at.session_state["f_lr_g"], at.session_state["f_r1_gamma"]) == (
+        "nonsaturating", 0.0025, 0.0064)
+    assert not at.exception and not at.button(key="launch").disabled
+    at.selectbox(key="f_model").set_value("dcgan").run()
+    assert (at.session_state["f_loss"], at.session_state["f_lr_g"], at.session_state["f_r1_gamma"]) == ("hinge", 0.0002, 0.0)
+
+
 def test_train_data_set_choice_loads_its_preset_and_name_collision_is_caught(state_env):
     root = state_env("finished")
     at = app("train").run()

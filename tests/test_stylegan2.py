@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gan_core.config import ConfigError, TrainConfig, preset_for
-from gan_core.config.presets import STYLEGAN2
+from gan_core.config.presets import PRESETS, STYLEGAN2
 from gan_core.inference.generators import LoadedGenerator, generate, interpolate_w, load_generator, style_mix
 from gan_core.metrics.style_mixing import luma_layout, style_mixing_check
 from gan_core.models.stylegan2 import StyleDiscriminator, StyleGenerator, build_stylegan2, channels_for, mix_styles
@@ -281,6 +281,22 @@ def test_video_and_restoration_models_on_a_folder_or_emoji_get_a_recipe_that_fit
         assert (cfg.model, cfg.augment, cfg.lr_g, cfg.channels) == (model, [], 2e-4, 3), (data, model)
     assert config_from_args(parser.parse_args(["--data", str(tmp_path / "set"), "--model", "dvdgan"]))[0].frames == 8
     assert preset_for(str(tmp_path / "set"), "stylegan2") == preset_for(str(tmp_path / "set"))
+
+
+def test_one_image_gan_on_anothers_set_gets_its_own_recipe():
+    """`--data fashion-mnist --model stylegan2` trained StyleGAN2 with the DCGAN preset's hinge loss,
+    lr 2e-4 and no R1; `--data emoji --model dcgan` a DCGAN with lr 0.0025, R1 and ADA."""
+    sg2 = preset_for("fashion-mnist", "stylegan2")
+    assert (sg2["model"], sg2["loss"], sg2["lr_g"], sg2["resolution"], sg2["channels"]) == ("stylegan2", "nonsaturating",
+                                                                                           0.0025, 32, 1)
+    assert sg2["r1_gamma"] == 0.0064 and sg2["augment"] == []  # 0.0002 x 32^2 / 32; 60k images need no ADA
+    assert preset_for("digits", "stylegan2")["augment"] == ["ada"]  # 1,438 images: small
+    dc = preset_for("emoji", "dcgan")
+    assert {k: dc[k] for k in ("loss", "lr_g", "augment", "spectral_norm", "resolution")} == {
+        k: PRESETS["dcgan-folder"][k] for k in ("loss", "lr_g", "augment", "spectral_norm", "resolution")}
+    assert "r1_gamma" not in dc and dc["conditional"]
+    for data, model in (("fashion-mnist", "stylegan2"), ("emoji", "dcgan"), ("emoji", "mlp")):
+        TrainConfig.from_dict({**preset_for(data, model), "model": model})  # each one valid as it stands
 
 
 def test_a_flat_folder_trains_unconditionally_by_default(tmp_path):

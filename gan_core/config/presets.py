@@ -118,15 +118,40 @@ def preset_for(data: str, model: str | None = None, labelled: bool | None = None
     return _for_model(base, model) if model else base
 
 
+def _stylegan2_at(base: dict[str, Any]) -> dict[str, Any]:
+    """The StyleGAN2 recipe at another set's size: R1's gamma by stylegan2-ada's 'auto' rule
+    (0.0002 x res^2 / batch), and ADA only for sets under 10k images (the issue's "small";
+    Fashion-MNIST's 60k trained without it in BENCHMARKS.md)."""
+    from gan_core.data.catalogue import builtin_count
+
+    count = builtin_count(base["data"])
+    res, batch = base["resolution"], STYLEGAN2["batch_size"]
+    return dict(STYLEGAN2, data=base["data"], resolution=res, channels=base["channels"],
+                conditional=base["conditional"], preset="custom", r1_gamma=round(0.0002 * res * res / batch, 4),
+                augment=[] if count and count >= 10_000 else ["ada"])
+
+
 def _for_model(base: dict[str, Any], model: str) -> dict[str, Any]:
-    """A video or restoration ``model`` on a set whose recipe is another kind's gets the studio
-    recipe (the moving-* presets' for video) at the set's size and colour. The folder and
+    """A ``model`` on a set whose recipe is another model's gets a recipe of its own at the set's
+    size and colour: StyleGAN2's for stylegan2, the DCGAN folder recipe for another image GAN on a
+    StyleGAN2 set, the studio recipe (the moving-* presets' for video) for video and restoration. The folder and
     emoji recipe is StyleGAN2 + ADA: `--model srgan|inpaint-gan|dvdgan` on a folder, an
     imported set or emoji was refused ("'ada' is for image GANs") although the user set no
     augment, and StyleGAN2's lr 0.0025 and R1 are not these models' recipe either."""
     from gan_core.runtypes.registry import kind_of
 
     kind = kind_of(model)
+    if model == base["model"]:
+        return base
+    if kind == "image" and kind_of(base["model"]) == "image":  # one image GAN's recipe for another's
+        # `--data fashion-mnist --model stylegan2` trained StyleGAN2 with the DCGAN's hinge loss, lr 2e-4
+        # and no R1; `--data FOLDER --model dcgan` a DCGAN with StyleGAN2's lr 0.0025, R1 and ADA.
+        if model == STYLEGAN2["model"]:
+            return _stylegan2_at(base)
+        if base["model"] != STYLEGAN2["model"]:
+            return base
+        return dict(PRESETS["dcgan-folder"], model=model, data=base["data"], resolution=base["resolution"],
+                    channels=base["channels"], conditional=base["conditional"], preset="custom")
     if kind not in ("video", "restoration") or kind == kind_of(base["model"]):
         return base
     recipe = PRESETS["moving-shapes"] if kind == "video" else STUDIO

@@ -44,6 +44,11 @@ _BUILTIN_HELD_OUT = {"fashion-mnist": 10000, "mnist": 10000, "cifar10": 10000,
                      "digits": 359, "shapes": SHAPES_COUNT["test"], "emoji": 187}  # test split sizes
 
 
+def builtin_count(name: str) -> int | None:
+    """A built-in set's training images, or None for any other set."""
+    return _BUILTIN_COUNT.get(name)
+
+
 def split_sizes(info: DatasetInfo) -> tuple[int, int] | None:
     """(training, held-out) image counts, by the split rules of ``gan_core.data.images``, so
     every page says the same numbers: a built-in's ``count`` is its training split, an
