@@ -271,6 +271,23 @@ def test_runs_on_small_held_out_splits_are_scored_against_all_their_images(fashi
     assert reals(str(few)) == ([6], "")  # under 10 images both splits are all of them: not twice
 
 
+def test_a_run_that_never_reaches_an_evaluation_builds_no_feature_space(studio_dirs, tmp_path, monkeypatch):
+    """Preparing the feature space before the clock built the offline classifier for every run with
+    eval_every set, even one whose budget ends before its first evaluation (5-50 s, and the whole
+    test suite went from 7 to 14 minutes)."""
+    from gan_core.config import TrainConfig, preset_for
+    from gan_core.runs.rundir import RunDir
+    from gan_core.training.loop import train
+
+    monkeypatch.setenv("GAN_FEATURE_CACHE", str(tmp_path / "fresh-cache"))
+    features.clear_loaded()
+    cfg = TrainConfig.from_dict(dict(preset_for("shapes"), resolution=16, width=8, z_dim=16, batch_size=16, steps=3,
+                                     eval_every=2000, threads=1))
+    assert train(RunDir.create("short", cfg)) == "finished"
+    assert not (tmp_path / "fresh-cache").exists() or not any((tmp_path / "fresh-cache").rglob("*.safetensors"))
+    features.clear_loaded()
+
+
 def test_building_the_feature_space_is_not_counted_as_training_time(studio_dirs, tmp_path, monkeypatch):
     # The offline classifier is trained once per data set on a machine (50 s for Fashion-MNIST):
     # counted in the first run's training time, that run looked several times slower on Compare.

@@ -21,6 +21,8 @@ def prepare_evaluation(t) -> None:
     cfg = t.cfg
     if not (cfg.eval_every and t.dist.main and cfg.run_type.evaluable):
         return
+    if cfg.minutes <= 0 and cfg.steps < (t.step // cfg.eval_every + 1) * cfg.eval_every:
+        return  # no evaluation step left in this run's budget: nothing to build (a 200-step run paid 5-50 s)
     devices = [t.device] if t.device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices):  # training a classifier must not move the run's random streams
