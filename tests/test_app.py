@@ -308,18 +308,27 @@ def test_generate_interpolation_and_export(state_env, tmp_path):
     assert any("Wrote 15 images" in s.value for s in at.success)
 
 
-def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tmp_path):
-    state_env("empty")
+def png(colour: tuple[int, int, int], size: int = 20) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    """A .zip upload holding ``files`` (name -> bytes)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
-        for cls in ("cats", "dogs"):
-            for i in range(3):
-                img = io.BytesIO()
-                Image.new("RGB", (20, 20), (i * 40, 100, 0 if cls == "cats" else 200)).save(img, "PNG")
-                z.writestr(f"{cls}/{i}.png", img.getvalue())
-        z.writestr("dogs/broken.png", b"not an image at all")
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_data_import_of_a_zip_with_a_corrupt_file_shows_the_report(state_env, tmp_path):
+    state_env("empty")
+    files = {f"{cls}/{i}.png": png((i * 40, 100, 0 if cls == "cats" else 200)) for cls in ("cats", "dogs") for i in range(3)}
     at = app("data").run()
-    at.file_uploader(key="upload_files").set_value(("pets.zip", buf.getvalue(), "application/zip"))
+    at.file_uploader(key="upload_files").set_value(("pets.zip", zip_of({**files, "dogs/broken.png": b"not an image at all"}),
+                                                    "application/zip"))
     at.text_input(key="import_name").set_value("pets")
     next(b for b in at.button if b.label == "Import").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -347,17 +356,10 @@ def test_data_import_refuses_a_zip_among_other_files(state_env, tmp_path):
     """A zip uploaded beside images was stored as one more image and skipped ("not an image"):
     the set was made of the loose images alone, the zip's contents silently lost."""
     state_env("empty")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for i in range(3):
-            img = io.BytesIO()
-            Image.new("RGB", (20, 20), (i * 40, 100, 0)).save(img, "PNG")
-            z.writestr(f"cats/{i}.png", img.getvalue())
-    loose = io.BytesIO()
-    Image.new("RGB", (20, 20), (9, 9, 9)).save(loose, "PNG")
+    pets = zip_of({f"cats/{i}.png": png((i * 40, 100, 0)) for i in range(3)})
     at = app("data").run()
-    at.file_uploader(key="upload_files").set_value([("pets.zip", buf.getvalue(), "application/zip"),
-                                                    ("dog.png", loose.getvalue(), "image/png")])
+    at.file_uploader(key="upload_files").set_value([("pets.zip", pets, "application/zip"),
+                                                    ("dog.png", png((9, 9, 9)), "image/png")])
     at.text_input(key="import_name").set_value("pets")
     next(b for b in at.button if b.label == "Import").click().run()
     assert not at.exception and not at.success
@@ -396,14 +398,9 @@ def test_data_counts_agree_and_say_the_split(state_env, tmp_path):
     """12 imported images: the report, the list and the preview all say 11 train + 1 held out
     (the report said 12 while the preview showed 11)."""
     state_env("empty")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for i in range(12):
-            img = io.BytesIO()
-            Image.new("RGB", (20, 20), (i * 20, 90, 30)).save(img, "PNG")
-            z.writestr(f"{i:02d}.png", img.getvalue())
     at = app("data").run()
-    at.file_uploader(key="upload_files").set_value(("flat.zip", buf.getvalue(), "application/zip"))
+    at.file_uploader(key="upload_files").set_value(("flat.zip", zip_of({f"{i:02d}.png": png((i * 20, 90, 30)) for i in range(12)}),
+                                                    "application/zip"))
     at.text_input(key="import_name").set_value("flat")
     next(b for b in at.button if b.label == "Import").click().run()
     assert any("Imported 12 images unlabelled; nothing skipped: 11 for training, 1 held out" in s.value

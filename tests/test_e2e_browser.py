@@ -504,18 +504,32 @@ def test_sign_in_through_an_openid_connect_provider_in_a_real_browser(tmp_path):
         stop_process(provider)
 
 
-def test_draw_on_the_translate_canvas_and_the_output_follows(studio):
-    """A tiny pix2pix run (trained here by the real Trainer); on Translate, strokes drawn with
-    the mouse change the input the model sees and its translation."""
+def tiny_pix2pix_run(tmp: Path, name: str, steps: int = 2) -> None:
+    """A pix2pix run trained here by the real Trainer, small enough for seconds, in the studio's folder."""
     from gan_core.config import TrainConfig, preset_for
     from gan_core.runs.rundir import RunDir
     from gan_core.training.loop import train
 
-    url, tmp = studio
     os.environ["GAN_CHECKPOINTS"] = str(tmp / "checkpoints")
     cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
-                                 "width": 4, "batch_size": 4, "steps": 20, "checkpoint_every": 20, "threads": 1})
-    assert train(RunDir.create("e2e-pix2pix", cfg)) == "finished"
+                                 "width": 4, "batch_size": 4, "steps": steps, "checkpoint_every": steps, "threads": 1})
+    assert train(RunDir.create(name, cfg)) == "finished"
+
+
+def stroke(page, canvas) -> None:
+    """One diagonal stroke with the mouse across the canvas."""
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 60, box["y"] + 60)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 180, box["y"] + 180, steps=12)
+    page.mouse.up()
+
+
+def test_draw_on_the_translate_canvas_and_the_output_follows(studio):
+    """A tiny pix2pix run (trained here by the real Trainer); on Translate, strokes drawn with
+    the mouse change the input the model sees and its translation."""
+    url, tmp = studio
+    tiny_pix2pix_run(tmp, "e2e-pix2pix", steps=20)
     with browser_page() as page:
         page.goto(url + "/Translate")
         page.get_by_text("Translation", exact=True).first.wait_for(timeout=60_000)
@@ -558,25 +572,14 @@ def test_the_eraser_can_be_picked_after_drawing(studio):
     """The canvas's toolbar (undo, redo, clear) rises into a band above the canvas while the pointer
     is on the canvas (or on it); it lay over the Tool radio, so going from a stroke to "Eraser"
     clicked the toolbar instead."""
-    from gan_core.config import TrainConfig, preset_for
-    from gan_core.runs.rundir import RunDir
-    from gan_core.training.loop import train
-
     url, tmp = studio
-    os.environ["GAN_CHECKPOINTS"] = str(tmp / "checkpoints")
-    cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
-                                 "width": 4, "batch_size": 4, "steps": 2, "checkpoint_every": 2, "threads": 1})
-    assert train(RunDir.create("e2e-eraser", cfg)) == "finished"
+    tiny_pix2pix_run(tmp, "e2e-eraser")
     with browser_page() as page:
         page.goto(url + "/Translate")
         canvas = page.locator("canvas").last
         canvas.wait_for(timeout=60_000)
         settle(page)
-        box = canvas.bounding_box()
-        page.mouse.move(box["x"] + 60, box["y"] + 60)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 180, box["y"] + 180, steps=12)
-        page.mouse.up()
+        stroke(page, canvas)
         settle(page)
         tool = widget(page, "stRadio", "Tool")  # straight from the drawing to the eraser, as a hand goes
         tool.get_by_text("Eraser", exact=True).click(timeout=5_000)
@@ -590,15 +593,8 @@ def test_the_eraser_can_be_picked_after_drawing(studio):
 def test_the_drawing_survives_a_look_at_another_input(studio):
     """Draw, look at "Data set image", come back to "Draw": the canvas was empty again (Streamlit
     drops the state of a widget a run does not draw), and the drawing was lost."""
-    from gan_core.config import TrainConfig, preset_for
-    from gan_core.runs.rundir import RunDir
-    from gan_core.training.loop import train
-
     url, tmp = studio
-    os.environ["GAN_CHECKPOINTS"] = str(tmp / "checkpoints")
-    cfg = TrainConfig.from_dict({**preset_for("shapes", "pix2pix"), "data": "shapes", "resolution": 16, "channels": 1,
-                                 "width": 4, "batch_size": 4, "steps": 2, "checkpoint_every": 2, "threads": 1})
-    assert train(RunDir.create("e2e-keep", cfg)) == "finished"
+    tiny_pix2pix_run(tmp, "e2e-keep")
     with browser_page() as page:
         page.goto(url + "/Translate")
         canvas = page.locator("canvas").last
@@ -610,11 +606,7 @@ def test_the_drawing_survives_a_look_at_another_input(studio):
             return figure.locator("img").get_attribute("src")
 
         blank = model_input()
-        box = canvas.bounding_box()
-        page.mouse.move(box["x"] + 60, box["y"] + 60)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 180, box["y"] + 180, steps=12)
-        page.mouse.up()
+        stroke(page, canvas)
         deadline = time.time() + 30
         while time.time() < deadline and model_input() == blank:
             time.sleep(0.5)
