@@ -49,7 +49,6 @@ from gan_core.data.images import (
     to_image_tensor,
 )
 from gan_core.data.importer import (
-    REPORT_FILE,
     Limits,
     SkipFile,
     open_source,
@@ -263,10 +262,8 @@ def decode_clip(data: bytes, frames: int, resolution: int, mode: str) -> list[Im
 def _load_folder(name, path: Path, resolution, channels, frames, split, limit) -> ClipSet:
     source = open_source(path, _FOLDER_LIMITS if path.is_dir() else Limits())
     try:
-        # The import report of an imported set is metadata, not a skipped clip: a clip set that
-        # failed to load named "import_report.json: outside class folders" as its first reason.
-        files = [(f, c) for f, c in source.files if f.parts != (REPORT_FILE,)]
-        source.skipped = [(n, r) for n, r in source.skipped if n != REPORT_FILE]
+        source.drop_import_report()
+        files = source.files
         if len(files) >= 10:
             test = files[9::10]
             files = test if split == "test" else [x for i, x in enumerate(files) if i % 10 != 9]

@@ -39,7 +39,6 @@ from gan_core.data.emoji import EMOJI_GROUPS, MAX_RESOLUTION, EmojiUnavailable, 
 from gan_core.data.importer import (
     BUILTIN_DATASETS,
     NAME_PATTERN,
-    REPORT_FILE,
     DatasetError,
     ImportReport,
     Limits,
@@ -312,9 +311,7 @@ def _load_folder(name, path: Path, resolution, channels, split, limit) -> ImageS
     limits = _ZIP_LIMITS if path.is_file() else _FOLDER_LIMITS
     source = open_source(path, limits)
     try:
-        # The import report of an imported set is metadata, not a skipped image.
-        source.files = [(f, c) for f, c in source.files if f.parts != (REPORT_FILE,)]
-        source.skipped = [(n, r) for n, r in source.skipped if n != REPORT_FILE]
+        source.drop_import_report()
         files = source.files
         if len(files) >= 10:
             test = files[9::10]

@@ -176,6 +176,12 @@ class Source:
             raise SkipFile(f"unreadable: {type(exc).__name__}: {exc}"[:200]) from None
         return b"".join(chunks)
 
+    def drop_import_report(self) -> None:
+        """An imported set's ``import_report.json`` is metadata, not a file to load or to list as
+        skipped (a clip set that failed to load gave it as its first reason)."""
+        self.files = [(f, c) for f, c in self.files if f.parts != (REPORT_FILE,)]
+        self.skipped = [(n, r) for n, r in self.skipped if n != REPORT_FILE]
+
     def _count(self, n: int) -> None:
         self._read_total += n
         cap = self.limits.max_total_bytes

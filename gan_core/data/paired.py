@@ -225,9 +225,8 @@ def load_paired_folder(path: str | Path, resolution: int, channels: int, split: 
     where = set_folder(path)
     source = open_source(where, limits or Limits())
     imported = (where / REPORT_FILE).is_file()
-    if imported:  # its import report is metadata, not a skipped image (as in images._load_folder)
-        source.files = [(f, c) for f, c in source.files if f.parts != (REPORT_FILE,)]
-        source.skipped = [(n, r) for n, r in source.skipped if n != REPORT_FILE]
+    if imported:
+        source.drop_import_report()
     try:
         sides = {c.lower(): i for i, c in enumerate(source.classes)}
         if "a" in sides and "b" in sides:
