@@ -14,7 +14,6 @@ from gan_core.access import ownership  # noqa: E402
 from gan_core.experiments.report import build_report  # noqa: E402
 from gan_core.runs.rundir import RunDir, RunError  # noqa: E402
 from gan_core.runs.metrics_log import MetricsReader, split_records  # noqa: E402
-from gan_core.runs.readout import GRID_ROWS  # noqa: E402
 from gan_core.runs.states import RunState  # noqa: E402
 from gan_core.runtypes.registry import of_kind  # noqa: E402
 from ui.auth import refusal_note  # noqa: E402
@@ -289,8 +288,8 @@ def grid_png(path: str, mtime: float, tile: int) -> bytes:
 
 
 def grid_caption(cfg, step: int) -> str:
-    if cfg is not None and cfg.model in GRID_ROWS:
-        return f"Fixed held-out images at step {step:,} · rows: {GRID_ROWS[cfg.model]}"
+    if cfg is not None and cfg.run_type.grid_rows:
+        return f"Fixed held-out images at step {step:,} · rows: {cfg.run_type.grid_rows}"
     return f"Same fixed noise at step {step:,}" + (" · one column per class" if cfg and cfg.conditional else "")
 
 
@@ -327,7 +326,7 @@ def samples(primary: RunDir, cfg) -> None:
         st.select_slider("Through training", steps, key=key, format_func=lambda s: f"step {s:,}",
                          label_visibility="collapsed",
                          help=("The same held-out images at every step: slide to watch the translations form."
-                               if cfg is not None and cfg.model in GRID_ROWS else
+                               if cfg is not None and cfg.run_type.grid_rows else
                                "The same fixed noise at every step: slide to watch the images form."))
 
 for name in selected:

@@ -27,9 +27,9 @@ from gan_core.experiments.svgchart import line_chart
 from gan_core.inference.animation import gif_bytes
 from gan_core.inference.generators import (LoadedGenerator, generate, interpolate, load_generator, png_bytes,
                                            provenance, to_pil)
-from gan_core.runs.readout import CHARTS, GRID_ROWS, d_output_axis, duration_text
+from gan_core.runs.readout import CHARTS, d_output_axis, duration_text
 from gan_core.runs.rundir import CheckpointError, RunDir, RunError, atomic_write_bytes
-from gan_core.runtypes.registry import of_kind
+from gan_core.runtypes.registry import grid_rows, of_kind
 
 MAX_RUNS = 12
 SHEET_SEEDS = 16
@@ -98,7 +98,7 @@ def _grid_uri(path: Path, run: RunData, step: int) -> str:
             im.thumbnail((MAX_GRID_SIDE, MAX_GRID_SIDE), Image.Resampling.LANCZOS)
         info = {"synthetic": "true", "software": "GAN Studio", "run": run.name, "step": str(step),
                 "content": ("fixed held-out images and their translations"
-                            if str(run.config.get("model")) in GRID_ROWS else "fixed-noise sample grid")}
+                            if grid_rows(str(run.config.get("model"))) else "fixed-noise sample grid")}
         return _data_uri(png_bytes(im, info), "image/png")
 
 
@@ -108,7 +108,7 @@ def _samples_html(run: RunData) -> str:
         step, path = run.grids[-1]
         try:
             uri = _grid_uri(path, run, step)
-            rows = GRID_ROWS.get(str(run.config.get("model")))  # a translation run's grid is not from noise
+            rows = grid_rows(str(run.config.get("model")))  # a translation run's grid is not from noise
             what = (f"Fixed held-out images and their translations (rows: {rows})" if rows else
                     "The same fixed noise all run long")
             parts.append(f'<figure><img class="pix" src="{uri}" alt="{"fixed held-out" if rows else "fixed-noise"} '

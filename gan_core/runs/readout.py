@@ -14,12 +14,6 @@ CHARTS: list[tuple[str, list[tuple[str, str]], str]] = [
 ]
 
 
-# What a translation run's fixed grid holds, row by row (``runtypes.translation.progress_grid``):
-# held-out images and their translations, not samples from fixed noise.
-GRID_ROWS = {"pix2pix": "input · output · target",
-             "cyclegan": "A · A→B · back to A, then B · B→A · back to B"}
-
-
 def d_output_axis(loss: str) -> tuple[str, float | None, str]:
     """How to read the D(x)/D(G(z)) chart for a loss: (y title, reference line, its label)."""
     if loss in ("minimax", "nonsaturating"):

@@ -48,6 +48,9 @@ class RunType:
     evaluable: bool = False  # FID & co. against the held-out split apply
     restores: str | None = None  # "inpaint" / "superres": what a trained run of this type repairs
     check: Callable[[Any], list[Problem]] | None = None  # rules between fields, on a typed config
+    # What the rows of its fixed progress grid hold, when they are not samples from fixed noise
+    # (a translation run's: held-out images and their translations); Monitor and the report say it.
+    grid_rows: str | None = None
 
 
 def _srgan_check(cfg) -> list[Problem]:
@@ -121,11 +124,13 @@ _TRANSLATION_IGNORES = ("z_dim", "conditional", "g_norm", "d_norm", "spectral_no
 BUILTIN += (
     RunType("pix2pix", "translation", "paired image-to-image translation (U-Net G, PatchGAN D on input+output)",
             PairedTask, _first(pix2pix_networks), _second(pix2pix_networks), fields=("paired_transform", "lambda_l1"),
-            ignores=_TRANSLATION_IGNORES, resolutions=_CONV, sample=None, check=_translation_check(_pix2pix_check)),
+            ignores=_TRANSLATION_IGNORES, resolutions=_CONV, sample=None, check=_translation_check(_pix2pix_check),
+            grid_rows="input · output · target"),
     RunType("cyclegan", "translation", "unpaired translation between two domains (two ResNet Gs, two PatchGANs)",
             CycleTask, _first(cyclegan_networks), _second(cyclegan_networks),
             fields=("domain_a", "domain_b", "lambda_cycle", "lambda_identity"), ignores=_TRANSLATION_IGNORES,
-            resolutions=_CONV, sample=None, check=_translation_check(_cyclegan_check)),
+            resolutions=_CONV, sample=None, check=_translation_check(_cyclegan_check),
+            grid_rows="A · A→B · back to A, then B · B→A · back to B"),
 )
 _TABLE: dict[str, RunType] = {rt.name: rt for rt in BUILTIN}
 
@@ -160,6 +165,11 @@ def get(name: str) -> RunType:
 
 def of_kind(*kinds: str) -> tuple[str, ...]:
     return tuple(rt.name for rt in _TABLE.values() if rt.kind in kinds)
+
+
+def grid_rows(name: str) -> str | None:
+    """``RunType.grid_rows`` of model ``name`` (None for a name not registered here)."""
+    return _TABLE[name].grid_rows if name in _TABLE else None
 
 
 def kind_of(name: str) -> str:
