@@ -66,7 +66,7 @@ if not runs:
 
 def generates_from_noise(run: RunDir) -> bool:
     try:
-        return kind_of(run.config().model) not in ("translation", "restoration")
+        return run.config().run_type.sample is not None  # (None: it restores or translates)
     except (RunError, ValueError):
         return False
 

@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-
 from gan_core.data.importer import DatasetError
 from gan_core.inference.translate import (
     HIDDEN,
