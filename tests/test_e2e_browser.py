@@ -516,6 +516,15 @@ def tiny_pix2pix_run(tmp: Path, name: str, steps: int = 2) -> None:
     assert train(RunDir.create(name, cfg)) == "finished"
 
 
+def translate_canvas(page, url: str):
+    """Translate opened on its drawing canvas (the layer above the background), settled."""
+    page.goto(url + "/Translate")
+    canvas = page.locator("canvas").last
+    canvas.wait_for(timeout=60_000)
+    settle(page)
+    return canvas
+
+
 def stroke(page, canvas) -> None:
     """One diagonal stroke with the mouse across the canvas."""
     box = canvas.bounding_box()
@@ -575,10 +584,7 @@ def test_the_eraser_can_be_picked_after_drawing(studio):
     url, tmp = studio
     tiny_pix2pix_run(tmp, "e2e-eraser")
     with browser_page() as page:
-        page.goto(url + "/Translate")
-        canvas = page.locator("canvas").last
-        canvas.wait_for(timeout=60_000)
-        settle(page)
+        canvas = translate_canvas(page, url)
         stroke(page, canvas)
         settle(page)
         tool = widget(page, "stRadio", "Tool")  # straight from the drawing to the eraser, as a hand goes
@@ -596,10 +602,7 @@ def test_the_drawing_survives_a_look_at_another_input(studio):
     url, tmp = studio
     tiny_pix2pix_run(tmp, "e2e-keep")
     with browser_page() as page:
-        page.goto(url + "/Translate")
-        canvas = page.locator("canvas").last
-        canvas.wait_for(timeout=60_000)
-        settle(page)
+        canvas = translate_canvas(page, url)
 
         def model_input() -> str:
             figure = page.locator('[data-testid="stImage"]').filter(has_text="Input (what the model sees)").first
